@@ -1,6 +1,34 @@
+// services/main.cc — the `winnow` binary: one subcommand per mode (DESIGN.md, "CLI contract").
 #include <cstdio>
+#include <string>
+
+#include "services/commands.h"
 
 int main(int argc, char** argv) {
-  std::fprintf(stderr, "winnow: not yet\n");
-  return 2;
+  CLI::App app{"winnow: turn web crawls into clean, deduplicated training text", "winnow"};
+  app.require_subcommand(1);
+  winnow::services::CommandFn command;
+  winnow::services::AddRunCommand(app, &command);
+  winnow::services::AddExtractCommand(app, &command);
+  winnow::services::AddStatsCommand(app, &command);
+  winnow::services::AddExportCommand(app, &command);
+  // Commands of the contract that later work will bring; they say so instead of failing silently.
+  for (const char* name : {"filter", "dedup", "serve", "submit", "status", "dashboard", "tokenizer",
+                           "train", "sample", "export-hf"}) {
+    CLI::App* sub = app.add_subcommand(name, "(not in this build yet)");
+    sub->allow_extras();
+    sub->callback([name, &command] {
+      command = [name] {
+        std::fprintf(stderr, "winnow %s: not in this build yet\n", name);
+        return winnow::services::kExitUsage;
+      };
+    });
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : winnow::services::kExitUsage;
+  }
+  return command ? command() : winnow::services::kExitUsage;
 }

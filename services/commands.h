@@ -1,0 +1,24 @@
+// services/commands.h — the `winnow` subcommands. Each Add*Command registers one subcommand with
+// its flags on the CLI11 app and sets *run to the function that executes it; the function returns
+// the process exit code (0 success, 1 fatal I/O error, 2 usage or config error).
+#pragma once
+
+#include <functional>
+
+#include "CLI/CLI.hpp"
+
+namespace winnow::services {
+
+using CommandFn = std::function<int()>;
+
+void AddRunCommand(CLI::App& app, CommandFn* run);
+void AddExtractCommand(CLI::App& app, CommandFn* run);
+void AddStatsCommand(CLI::App& app, CommandFn* run);
+void AddExportCommand(CLI::App& app, CommandFn* run);
+
+// Exit codes of the CLI contract.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitIoError = 1;
+inline constexpr int kExitUsage = 2;
+
+}  // namespace winnow::services

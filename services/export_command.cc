@@ -1,0 +1,66 @@
+// `winnow export --data-dir DIR --format jsonl --out DIR`: curated documents in datatrove's schema.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "pipeline/store/jsonl_export.h"
+#include "pipeline/store/shard_store.h"
+#include "services/commands.h"
+
+namespace winnow::services {
+namespace {
+
+struct ExportFlags {
+  std::string data_dir;
+  std::string format = "jsonl";
+  std::string out;
+  std::string tokenizer;
+  std::string compression = "gzip";
+};
+
+int ExportMain(const ExportFlags& flags) {
+  if (flags.format == "tokens") {
+    std::fprintf(stderr,
+                 "winnow export: --format tokens needs the tokenizer, not in this build yet\n");
+    return kExitUsage;
+  }
+  pipeline::StoreOptions options;
+  options.create_if_missing = false;
+  options.read_only = true;
+  absl::StatusOr<std::unique_ptr<pipeline::ShardStore>> store =
+      pipeline::ShardStore::Open(flags.data_dir, options);
+  if (!store.ok()) {
+    std::fprintf(stderr, "winnow export: %s\n", std::string(store.status().message()).c_str());
+    return kExitIoError;
+  }
+  pipeline::JsonlExportOptions export_options;
+  export_options.zstd = flags.compression == "zstd";
+  auto summary = pipeline::ExportJsonl(**store, flags.out, export_options);
+  if (!summary.ok()) {
+    std::fprintf(stderr, "winnow export: %s\n", std::string(summary.status().message()).c_str());
+    return kExitIoError;
+  }
+  std::printf("exported %llu documents into %llu file(s) under %s\n",
+              static_cast<unsigned long long>(summary->documents),
+              static_cast<unsigned long long>(summary->files), flags.out.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddExportCommand(CLI::App& app, CommandFn* run) {
+  auto flags = std::make_shared<ExportFlags>();
+  CLI::App* sub = app.add_subcommand("export", "write the curated documents out");
+  sub->add_option("--data-dir", flags->data_dir, "a data dir written by winnow run")->required();
+  sub->add_option("--format", flags->format, "jsonl (datatrove schema) or tokens")
+      ->check(CLI::IsMember({"jsonl", "tokens"}))
+      ->capture_default_str();
+  sub->add_option("--out", flags->out, "output folder")->required();
+  sub->add_option("--tokenizer", flags->tokenizer, "tokenizer SPEC for --format tokens");
+  sub->add_option("--compression", flags->compression, "gzip or zstd")
+      ->check(CLI::IsMember({"gzip", "zstd"}))
+      ->capture_default_str();
+  sub->callback([flags, run] { *run = [flags] { return ExportMain(*flags); }; });
+}
+
+}  // namespace winnow::services

@@ -1,0 +1,187 @@
+// End-to-end tests of the `winnow` binary as a user runs it: real files, a real RocksDB data dir,
+// a real HTTP server on loopback, exit codes of the CLI contract.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "nlohmann/json.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kWinnow = std::string(WINNOW_BINARY_DIR) + "/services/winnow";
+const std::string kCommonCrawl = std::string(WINNOW_SHARED_DIR) + "/data/commoncrawl";
+
+struct Result {
+  int code = -1;
+  std::string out;  // stdout and stderr together
+};
+
+Result Sh(const std::string& command) {
+  Result r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+Result Winnow(const std::string& args) { return Sh(kWinnow + " " + args); }
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/winnow-cli-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+nlohmann::json StatsJson(const std::string& data_dir) {
+  Result r = Sh(kWinnow + " stats --json --data-dir " + data_dir + " 2>/dev/null");
+  EXPECT_EQ(r.code, 0) << r.out;
+  return nlohmann::json::parse(r.out, nullptr, false);
+}
+
+int64_t Counter(const nlohmann::json& stats, const std::string& name) {
+  const auto& counters = stats["total"]["counters"];
+  return counters.contains(name) ? counters[name].get<int64_t>() : 0;
+}
+
+TEST(Cli, RunOverRealCommonCrawlFilesPrintsASummaryAndStoresDocuments) {
+  TempDir dir;
+  Result r = Winnow("run -q " + kCommonCrawl + " --data-dir " + dir.path());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("total"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("read/skipped/request"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(dir.path() + "/config.yaml"));
+  EXPECT_TRUE(fs::exists(dir.path() + "/stats.json"));
+  EXPECT_TRUE(fs::exists(dir.path() + "/shards"));
+
+  nlohmann::json stats = StatsJson(dir.path());
+  // Every record of the three WARC files plus the WET and WAT files is counted exactly once.
+  const int64_t records = Counter(stats, "read/records");
+  EXPECT_GT(records, 13 + 50);
+  int64_t accounted = 0;
+  for (const auto& [name, n] : stats["total"]["counters"].items()) {
+    if (name.rfind("read/skipped/", 0) == 0 || name.rfind("read/damaged/", 0) == 0 ||
+        name.rfind("extract/dropped/", 0) == 0 || name == "extract/kept") {
+      accounted += n.get<int64_t>();
+    }
+  }
+  EXPECT_EQ(accounted, records);
+  EXPECT_GT(Counter(stats, "write/kept"), 10);
+}
+
+TEST(Cli, RunningTheSameInputTwiceDuplicatesNothing) {
+  TempDir dir;
+  const std::string input = kCommonCrawl + "/CC-MAIN-2020-34-excerpt.warc.gz";
+  ASSERT_EQ(Winnow("run -q " + input + " --data-dir " + dir.path()).code, 0);
+  const int64_t first = Counter(StatsJson(dir.path()), "write/kept");
+  Result again = Winnow("run -q " + input + " --data-dir " + dir.path());
+  ASSERT_EQ(again.code, 0) << again.out;
+  EXPECT_NE(again.out.find("skipped"), std::string::npos) << again.out;
+  Result redo = Winnow("run -q --redo " + input + " --data-dir " + dir.path());
+  ASSERT_EQ(redo.code, 0) << redo.out;
+  EXPECT_EQ(Counter(StatsJson(dir.path()), "write/kept"), first);
+
+  TempDir out;
+  Result exported =
+      Winnow("export --data-dir " + dir.path() + " --format jsonl --out " + out.path());
+  ASSERT_EQ(exported.code, 0) << exported.out;
+  Result lines =
+      Sh("python3 -c 'import gzip,glob,json,sys; rows=[json.loads(l) for f in "
+         "sorted(glob.glob(sys.argv[1]+\"/*.jsonl.gz\")) for l in gzip.open(f,\"rt\")]; "
+         "ids=[r[\"id\"] for r in rows]; assert len(ids)==len(set(ids)); "
+         "assert all(r[\"text\"] and r[\"metadata\"][\"url\"] for r in rows); "
+         "print(len(rows))' " +
+         out.path());
+  ASSERT_EQ(lines.code, 0) << lines.out;
+  EXPECT_EQ(std::stoll(lines.out), first);
+}
+
+TEST(Cli, ReadsAWarcOverHttpFromALoopbackServer) {
+  TempDir dir;
+  // python's http.server prints the port it bound; port 0 lets the kernel pick a free one.
+  const std::string log = dir.path() + "/server.log";
+  Sh("cd " + kCommonCrawl + " && (python3 -u -m http.server 0 --bind 127.0.0.1 > " + log +
+     " 2>&1 & echo $! > " + dir.path() + "/server.pid)");
+  std::string port;
+  for (int i = 0; i < 100 && port.empty(); ++i) {
+    std::ifstream in(log);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t at = text.find(" port ");
+    if (at != std::string::npos) port = text.substr(at + 6, text.find(' ', at + 6) - at - 6);
+    if (port.empty()) usleep(100000);
+  }
+  ASSERT_FALSE(port.empty());
+  Result r = Winnow("run -q http://127.0.0.1:" + port +
+                    "/CC-MAIN-2020-34-excerpt.warc.gz --data-dir " + dir.path() + "/data");
+  Sh("kill $(cat " + dir.path() + "/server.pid)");
+  ASSERT_EQ(r.code, 0) << r.out;
+  nlohmann::json stats = StatsJson(dir.path() + "/data");
+  EXPECT_EQ(Counter(stats, "read/records"), 50);
+  EXPECT_EQ(Counter(stats, "read/skipped/request"), 17);
+}
+
+TEST(Cli, UnreachableInputFailsWithExitOneAndStoresNothingForIt) {
+  TempDir dir;
+  Result r = Winnow("run -q /nonexistent/file.warc.gz --data-dir " + dir.path());
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("/nonexistent/file.warc.gz"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadFlagOrConfigStopsAtStartUpWithExitTwo) {
+  TempDir dir;
+  EXPECT_EQ(Winnow("run --no-such-flag x").code, 2);
+  EXPECT_EQ(Winnow("run --limit -3 x").code, 2);
+  EXPECT_EQ(Winnow("frobnicate").code, 2);
+  const std::string config = dir.path() + "/bad.yaml";
+  std::ofstream(config) << "extract:\n  max_html_bytes: lots\n";
+  Result r = Winnow("run --config " + config + " " + kCommonCrawl);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("max_html_bytes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("lots"), std::string::npos) << r.out;
+  std::ofstream(config) << "extrct:\n  max_html_bytes: 10\n";
+  r = Winnow("run --config " + config + " " + kCommonCrawl);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("extrct"), std::string::npos) << r.out;
+  r = Winnow("run --snapshot CC-MAIN-1999-99 --data-dir " + dir.path());
+  EXPECT_EQ(r.code, 2) << r.out;
+}
+
+TEST(Cli, ExtractPrintsTheMainTextOfAPage) {
+  const std::string page = std::string(WINNOW_SHARED_DIR) + "/data/extraction-dev/001/source.html";
+  Result r = Winnow("extract " + page);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_GT(r.out.size(), 500u);
+  Result stdin_run =
+      Sh("echo '<html><body><nav>Home About</nav><article><p>The quick brown fox "
+         "jumps over the lazy dog, again and again, for the benefit of all the "
+         "readers who came here.</p></article></body></html>' | " +
+         kWinnow + " extract -");
+  ASSERT_EQ(stdin_run.code, 0) << stdin_run.out;
+  EXPECT_NE(stdin_run.out.find("quick brown fox"), std::string::npos) << stdin_run.out;
+  EXPECT_EQ(stdin_run.out.find("Home About"), std::string::npos) << stdin_run.out;
+}
+
+TEST(Cli, StatsOnAMissingDataDirFailsClearly) {
+  Result r = Winnow("stats --data-dir /nonexistent/winnow-data");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("/nonexistent/winnow-data"), std::string::npos) << r.out;
+}
+
+}  // namespace
