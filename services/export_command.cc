@@ -34,7 +34,8 @@ int ExportMain(const ExportFlags& flags) {
     return kExitIoError;
   }
   pipeline::JsonlExportOptions export_options;
-  export_options.zstd = flags.compression == "zstd";
+  export_options.compression = flags.compression == "zstd" ? pipeline::ExportCompression::kZstd
+                                                           : pipeline::ExportCompression::kGzip;
   auto summary = pipeline::ExportJsonl(**store, flags.out, export_options);
   if (!summary.ok()) {
     std::fprintf(stderr, "winnow export: %s\n", std::string(summary.status().message()).c_str());
