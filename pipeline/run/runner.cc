@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "pipeline/io/inputs.h"
+#include "pipeline/io/latest_snapshot.h"
 #include "pipeline/run/page.h"
 #include "pipeline/store/shard_store.h"
 #include "pipeline/warc/gzip_reader.h"
@@ -197,8 +198,14 @@ absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config
                               const std::vector<std::unique_ptr<Filter>>& filters) {
   const auto start = Clock::now();
   std::vector<std::string> args = options.inputs;
-  if (!options.snapshot.empty() && args.empty()) {
-    absl::StatusOr<std::string> paths = SnapshotPathsUrl(options.snapshot);
+  std::string snapshot = options.snapshot;
+  if (!snapshot.empty()) {
+    absl::StatusOr<std::string> resolved = ResolveSnapshotName(snapshot, config.fetch);
+    if (!resolved.ok()) return resolved.status();
+    snapshot = *resolved;
+  }
+  if (!snapshot.empty() && args.empty()) {
+    absl::StatusOr<std::string> paths = SnapshotPathsUrl(snapshot);
     if (!paths.ok()) return paths.status();
     args.push_back(*paths);
   }
@@ -209,7 +216,7 @@ absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config
   if (!inputs.ok()) return inputs.status();
   if (inputs->empty()) return absl::InvalidArgumentError("the inputs hold no crawl files");
   for (InputFile& input : *inputs) {
-    if (input.snapshot.empty()) input.snapshot = options.snapshot;
+    if (input.snapshot.empty()) input.snapshot = snapshot;
   }
   if (options.limit >= 0 && static_cast<int64_t>(inputs->size()) > options.limit) {
     inputs->resize(static_cast<size_t>(options.limit));
