@@ -77,9 +77,10 @@ int main(int argc, char** argv) {
       auto more = reader->Next(&record, &stats);
       if (!more.ok() || !*more) break;
       if (record.type != "response") continue;
-      winnow::pipeline::HttpResponse http = winnow::pipeline::ParseHttpResponse(record.block);
-      html_bytes += http.body.size();
-      pages.push_back(std::move(http.body));
+      auto http = winnow::pipeline::ParseHttpResponse(record.block);
+      if (!http.ok()) continue;
+      html_bytes += http->body.size();
+      pages.push_back(std::move(http->body));
     }
     std::printf("{\n  \"corpus\": \"%s\", \"pages\": %zu, \"html_mb\": %.1f,\n", path.c_str(),
                 pages.size(), html_bytes / 1e6);

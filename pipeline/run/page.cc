@@ -63,7 +63,10 @@ PageOutcome RecordToDocument(const WarcRecord& record, const ExtractOptions& ext
   }
   if (record.type != "response") return {PageOutcome::Kind::kSkipped, record.type};
 
-  HttpResponse http = ParseHttpResponse(record.block);
+  absl::StatusOr<HttpResponse> parsed = ParseHttpResponse(record.block);
+  if (!parsed.ok()) return Drop("bad_http");
+  HttpResponse& http = *parsed;
+  if (!http.content_encoding.empty()) return Drop("content_encoding");
   if (http.status != 0 && (http.status < 200 || http.status >= 300)) return Drop("http_status");
 
   const std::string identified = MimeOf(record.Header("WARC-Identified-Payload-Type"));

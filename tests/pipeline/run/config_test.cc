@@ -9,7 +9,7 @@ TEST(Config, EmptyConfigGivesDefaults) {
   absl::StatusOr<RunConfig> config = ParseConfig("", "<test>");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->store.num_shards, StoreOptions{}.num_shards);
-  EXPECT_FALSE(config->filters);
+  EXPECT_TRUE(config->filters.IsNull());
 }
 
 TEST(Config, SetsFieldsOfEverySection) {

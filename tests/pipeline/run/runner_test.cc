@@ -51,10 +51,10 @@ TEST(Runner, EveryRecordIsAccountedForAndPerInputStatsAddUpToTheTotal) {
   RunConfig config;
   std::vector<std::unique_ptr<Filter>> filters;
   absl::StatusOr<RunReport> report =
-      Run(Options({kData + "/commoncrawl"}, dir.path()), config, filters);
+      pipeline::Run(Options({kData + "/commoncrawl"}, dir.path()), config, filters);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_TRUE(report->failed_inputs.empty());
-  ASSERT_EQ(report->per_input.size(), 7u);  // 3 WARC, 2 WET, 2 WAT files
+  ASSERT_EQ(report->per_input.size(), 5u);  // 3 WARC and 2 WET files (WAT files hold no pages)
   Stats merged;
   for (const auto& [input, stats] : report->per_input) {
     merged.Merge(stats);
@@ -76,7 +76,8 @@ TEST(Runner, EveryRecordIsAccountedForAndPerInputStatsAddUpToTheTotal) {
 TEST(Runner, StoresDocumentsWithIdUrlDateSnapshotAndText) {
   TempDir dir;
   std::vector<std::unique_ptr<Filter>> filters;
-  auto report = Run(Options({kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"}, dir.path()),
+  auto report =
+      pipeline::Run(Options({kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"}, dir.path()),
                     RunConfig{}, filters);
   ASSERT_TRUE(report.ok()) << report.status();
   auto store = ShardStore::Open(dir.path());
@@ -105,7 +106,8 @@ TEST(Runner, FilterDropsAreCountedUnderTheFilterAndKeptAsExamples) {
   TempDir dir;
   std::vector<std::unique_ptr<Filter>> filters;
   filters.push_back(std::make_unique<ShortText>());
-  auto report = Run(Options({kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"}, dir.path()),
+  auto report =
+      pipeline::Run(Options({kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"}, dir.path()),
                     RunConfig{}, filters);
   ASSERT_TRUE(report.ok()) << report.status();
   const Stats& t = report->total;
@@ -132,13 +134,13 @@ TEST(Runner, SecondRunSkipsStoredInputsAndRedoReplacesThem) {
   std::vector<std::unique_ptr<Filter>> filters;
   RunOptions options =
       Options({kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"}, dir.path());
-  auto first = Run(options, RunConfig{}, filters);
+  auto first = pipeline::Run(options, RunConfig{}, filters);
   ASSERT_TRUE(first.ok());
-  auto second = Run(options, RunConfig{}, filters);
+  auto second = pipeline::Run(options, RunConfig{}, filters);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->skipped_inputs.size(), 1u);
   options.redo = true;
-  auto third = Run(options, RunConfig{}, filters);
+  auto third = pipeline::Run(options, RunConfig{}, filters);
   ASSERT_TRUE(third.ok());
   EXPECT_TRUE(third->skipped_inputs.empty());
   auto store = ShardStore::Open(dir.path());
@@ -152,7 +154,7 @@ TEST(Runner, SecondRunSkipsStoredInputsAndRedoReplacesThem) {
 TEST(Runner, DamagedFilesAreCountedAndTheRunGoesOn) {
   TempDir dir;
   std::vector<std::unique_ptr<Filter>> filters;
-  auto report = Run(Options({kData + "/warc-edge"}, dir.path()), RunConfig{}, filters);
+  auto report = pipeline::Run(Options({kData + "/warc-edge"}, dir.path()), RunConfig{}, filters);
   ASSERT_TRUE(report.ok()) << report.status();
   for (const auto& [input, error] : report->failed_inputs) ADD_FAILURE() << input << ": " << error;
   EXPECT_GT(report->total.CountPrefix("read/damaged/"), 0);
@@ -165,7 +167,7 @@ TEST(Runner, LimitCapsTheNumberOfInputFiles) {
   std::vector<std::unique_ptr<Filter>> filters;
   RunOptions options = Options({kData + "/commoncrawl"}, dir.path());
   options.limit = 2;
-  auto report = Run(options, RunConfig{}, filters);
+  auto report = pipeline::Run(options, RunConfig{}, filters);
   ASSERT_TRUE(report.ok());
   EXPECT_EQ(report->per_input.size(), 2u);
 }
@@ -173,7 +175,7 @@ TEST(Runner, LimitCapsTheNumberOfInputFiles) {
 TEST(Runner, NoInputIsAnError) {
   TempDir dir;
   std::vector<std::unique_ptr<Filter>> filters;
-  auto report = Run(Options({}, dir.path()), RunConfig{}, filters);
+  auto report = pipeline::Run(Options({}, dir.path()), RunConfig{}, filters);
   EXPECT_FALSE(report.ok());
 }
 
