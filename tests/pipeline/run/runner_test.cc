@@ -181,3 +181,33 @@ TEST(Runner, NoInputIsAnError) {
 
 }  // namespace
 }  // namespace winnow::pipeline
+
+namespace winnow::pipeline {
+namespace {
+
+TEST(Runner, StatsOfTwoPartialRunsAddUpToTheWholeRun) {
+  TempDir a, b, whole;
+  std::vector<std::unique_ptr<Filter>> filters;
+  const std::string first = kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz";
+  const std::string second = kData + "/warc-edge/pywb-iana.warc.gz";
+  auto part_a = pipeline::Run(Options({first}, a.path()), RunConfig{}, filters);
+  auto part_b = pipeline::Run(Options({second}, b.path()), RunConfig{}, filters);
+  auto all = pipeline::Run(Options({first, second}, whole.path()), RunConfig{}, filters);
+  ASSERT_TRUE(part_a.ok() && part_b.ok() && all.ok());
+  auto store_a = ShardStore::Open(a.path());
+  auto store_b = ShardStore::Open(b.path());
+  auto store_whole = ShardStore::Open(whole.path());
+  ASSERT_TRUE(store_a.ok() && store_b.ok() && store_whole.ok());
+  Stats merged = *(*store_a)->TotalStats();
+  merged.Merge(*(*store_b)->TotalStats());
+  const Stats total = *(*store_whole)->TotalStats();
+  EXPECT_EQ(merged.counters(), total.counters());
+  const Summary& m = merged.summaries().at("extract/chars");
+  const Summary& t = total.summaries().at("extract/chars");
+  EXPECT_EQ(m.count, t.count);
+  EXPECT_NEAR(m.mean, t.mean, 1e-9 * t.mean);
+  EXPECT_NEAR(m.variance(), t.variance(), 1e-6 * t.variance());
+}
+
+}  // namespace
+}  // namespace winnow::pipeline
