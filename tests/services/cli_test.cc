@@ -10,6 +10,8 @@
 #include <string>
 
 #include "nlohmann/json.hpp"
+#include "tests/util/shell.h"
+#include "tests/util/temp_dir.h"
 
 namespace {
 
@@ -25,30 +27,13 @@ struct Result {
 
 Result Sh(const std::string& command) {
   Result r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.code = winnow::testing::RunCommand(command + " 2>&1", &r.out);
   return r;
 }
 
 Result Winnow(const std::string& args) { return Sh(kWinnow + " " + args); }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/winnow-cli-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using winnow::testing::TempDir;
 
 nlohmann::json StatsJson(const std::string& data_dir) {
   Result r = Sh(kWinnow + " stats --json --data-dir " + data_dir + " 2>/dev/null");

@@ -6,6 +6,7 @@
 
 #include "pipeline/run/report.h"
 #include "pipeline/store/shard_store.h"
+#include "tests/util/temp_dir.h"
 
 namespace winnow::pipeline {
 namespace {
@@ -14,18 +15,7 @@ namespace fs = std::filesystem;
 
 const std::string kData = std::string(WINNOW_SHARED_DIR) + "/data";
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/winnow-run-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using winnow::testing::TempDir;
 
 RunOptions Options(std::vector<std::string> inputs, const std::string& data_dir) {
   RunOptions o;
