@@ -23,6 +23,9 @@ class Filter {
   // Decides on `doc`. A filter may add scores to doc->metadata and, for modifiers such as PII
   // redaction, rewrite doc->text. Must be safe to call from many threads at once.
   virtual Verdict Check(Document* doc) const = 0;
+  // True when Check reads only doc->url (and metadata), never the text: the run then applies the
+  // filter before extraction and saves the parse of pages it drops.
+  virtual bool UrlOnly() const { return false; }
 };
 
 }  // namespace winnow::pipeline

@@ -8,7 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librocksdb-dev libtbb-dev libre2-dev libgumbo-dev libfasttext-dev
   libboost-all-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libisal-dev
-  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libicu-dev libxxhash-dev
+  libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libpsl-dev libicu-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3
 )
 

@@ -43,25 +43,51 @@ bool LooksLikeHtml(std::string_view body) {
          head.find("<p") != std::string::npos || head.find("<div") != std::string::npos;
 }
 
-PageOutcome Drop(std::string reason) { return {PageOutcome::Kind::kDropped, std::move(reason)}; }
+PageOutcome Drop(std::string reason) {
+  PageOutcome out;
+  out.reason = std::move(reason);
+  return out;
+}
+
+// Runs the URL-only filters; returns true when one dropped the page (outcome filled in).
+bool UrlFiltered(const std::vector<const Filter*>& url_filters, Document* doc, PageOutcome* out) {
+  out->url_checked = true;
+  for (const Filter* filter : url_filters) {
+    Verdict verdict = filter->Check(doc);
+    if (!verdict.kept) {
+      out->kind = PageOutcome::Kind::kFiltered;
+      out->reason = std::move(verdict.reason);
+      out->filter = std::string(filter->name());
+      return true;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
-PageOutcome RecordToDocument(const WarcRecord& record, const ExtractOptions& extract,
-                             Document* doc) {
+PageOutcome RecordToDocument(const WarcRecord& record, const ExtractOptions& extract, Document* doc,
+                             const std::vector<const Filter*>& url_filters) {
   doc->key.offset = record.offset;
   doc->id = record.record_id;
   doc->url = record.target_uri;
   doc->date = record.date;
 
+  PageOutcome outcome;
   if (record.type == "conversion") {  // WET: Common Crawl's own text extraction
+    if (UrlFiltered(url_filters, doc, &outcome)) return outcome;
     absl::StatusOr<std::string> text = DecodeToUtf8(record.block, "utf-8");
     if (!text.ok()) return Drop("decode_error");
     doc->text = std::move(*text);
     if (doc->text.empty()) return Drop("empty");
-    return {PageOutcome::Kind::kDocument, ""};
+    outcome.kind = PageOutcome::Kind::kDocument;
+    return outcome;
   }
-  if (record.type != "response") return {PageOutcome::Kind::kSkipped, record.type};
+  if (record.type != "response") {
+    outcome.kind = PageOutcome::Kind::kSkipped;
+    outcome.reason = record.type;
+    return outcome;
+  }
 
   absl::StatusOr<HttpResponse> parsed = ParseHttpResponse(record.block);
   if (!parsed.ok()) return Drop("bad_http");
@@ -78,14 +104,22 @@ PageOutcome RecordToDocument(const WarcRecord& record, const ExtractOptions& ext
     return Drop("not_html");
   }
 
+  if (UrlFiltered(url_filters, doc, &outcome)) return outcome;
   absl::StatusOr<std::string> html = DecodeToUtf8(http.body, http.charset);
-  if (!html.ok()) return Drop("decode_error");
-
+  outcome.kind = PageOutcome::Kind::kDropped;
+  if (!html.ok()) {
+    outcome.reason = "decode_error";
+    return outcome;
+  }
   Extraction page = ExtractMainText(*html, record.target_uri, extract);
-  if (!page.dropped_reason.empty()) return Drop(page.dropped_reason);
+  if (!page.dropped_reason.empty()) {
+    outcome.reason = std::move(page.dropped_reason);
+    return outcome;
+  }
   doc->text = std::move(page.text);
   if (!page.title.empty()) doc->metadata["title"] = std::move(page.title);
-  return {PageOutcome::Kind::kDocument, ""};
+  outcome.kind = PageOutcome::Kind::kDocument;
+  return outcome;
 }
 
 }  // namespace winnow::pipeline

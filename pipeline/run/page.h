@@ -2,8 +2,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "pipeline/document.h"
+#include "pipeline/filter.h"
 #include "pipeline/html/extractor.h"
 #include "pipeline/warc/warc_reader.h"
 
@@ -15,16 +17,22 @@ struct PageOutcome {
     kDocument,  // `doc` holds the page's main text
     kSkipped,   // not a page record (request, metadata, revisit, …): counted, not a drop
     kDropped,   // a page record that yields no document: `reason` says why
+    kFiltered,  // a URL-only filter (`filter`) dropped the page before extraction
   };
   Kind kind = Kind::kDropped;
-  std::string
-      reason;  // kSkipped: the record type; kDropped: "not_html", "http_status", "decode_error", …
+  // kSkipped: the record type; kDropped: "not_html", "http_status", "decode_error", …;
+  // kFiltered: the filter's reason.
+  std::string reason;
+  std::string filter;        // kFiltered: the filter's name
+  bool url_checked = false;  // the URL-only filters ran (all before `filter` kept the page)
 };
 
 // Turns `record` into `doc` (key, id, url, date and text are filled). Response records must carry
 // an HTML page (WARC-Identified-Payload-Type, else the HTTP Content-Type, else a sniff of the
-// body); WET conversion records are taken as they are.
-PageOutcome RecordToDocument(const WarcRecord& record, const ExtractOptions& extract,
-                             Document* doc);
+// body); WET conversion records are taken as they are. `url_filters` (filters whose UrlOnly() is
+// true) run between the type check and extraction, as in the reference, so the pages they drop
+// cost no parse.
+PageOutcome RecordToDocument(const WarcRecord& record, const ExtractOptions& extract, Document* doc,
+                             const std::vector<const Filter*>& url_filters = {});
 
 }  // namespace winnow::pipeline

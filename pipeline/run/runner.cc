@@ -98,6 +98,12 @@ absl::Status RunInput(const InputFile& input, const std::string& label, const Ru
   std::unique_ptr<ShardStore::InputWriter> writer =
       store.StartInput(input.snapshot, input.location);
 
+  // URL-only filters run before extraction (see page.h); the others on the extracted text.
+  std::vector<const Filter*> url_filters, text_filters;
+  for (const auto& filter : filters) {
+    (filter->UrlOnly() ? url_filters : text_filters).push_back(filter.get());
+  }
+
   absl::Status read_error;
   const auto start = Clock::now();
   tbb::parallel_pipeline(
@@ -119,11 +125,12 @@ absl::Status RunInput(const InputFile& input, const std::string& label, const Ru
               [&](std::shared_ptr<Item> item) {
                 item->doc.key.snapshot = input.snapshot;
                 item->doc.key.input = input.location;
-                item->outcome = RecordToDocument(item->record, config.extract, &item->doc);
+                item->outcome =
+                    RecordToDocument(item->record, config.extract, &item->doc, url_filters);
                 item->record.block.clear();
                 item->record.block.shrink_to_fit();
                 if (item->outcome.kind != PageOutcome::Kind::kDocument) return item;
-                for (const auto& filter : filters) {
+                for (const Filter* filter : text_filters) {
                   Verdict verdict = filter->Check(&item->doc);
                   if (!verdict.kept) {
                     item->filter = std::string(filter->name());
@@ -135,17 +142,29 @@ absl::Status RunInput(const InputFile& input, const std::string& label, const Ru
               }) &
           tbb::make_filter<std::shared_ptr<Item>, void>(
               tbb::filter_mode::serial_in_order, [&](std::shared_ptr<Item> item) {
-                switch (item->outcome.kind) {
+                const PageOutcome& outcome = item->outcome;
+                if (outcome.url_checked) {  // the URL-only filters ran, in order, until one dropped
+                  for (const Filter* filter : url_filters) {
+                    const std::string name(filter->name());
+                    if (name == outcome.filter) break;
+                    stats->Add(name + "/kept");
+                  }
+                }
+                switch (outcome.kind) {
                   case PageOutcome::Kind::kSkipped:
-                    stats->Add("read/skipped/" + item->outcome.reason);
+                    stats->Add("read/skipped/" + outcome.reason);
                     break;
                   case PageOutcome::Kind::kDropped:
-                    stats->Add("extract/dropped/" + item->outcome.reason);
+                    stats->Add("extract/dropped/" + outcome.reason);
+                    break;
+                  case PageOutcome::Kind::kFiltered:
+                    stats->Add(absl::StrCat(outcome.filter, "/dropped/", outcome.reason));
+                    writer->AddDropped(item->doc, outcome.filter, outcome.reason);
                     break;
                   case PageOutcome::Kind::kDocument:
                     stats->Add("extract/kept");
                     stats->Observe("extract/chars", static_cast<double>(item->doc.text.size()));
-                    for (const auto& filter : filters) {
+                    for (const Filter* filter : text_filters) {
                       const std::string name(filter->name());
                       if (name == item->filter) {
                         stats->Add(absl::StrCat(name, "/dropped/", item->filter_reason));

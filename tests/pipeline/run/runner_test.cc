@@ -201,3 +201,39 @@ TEST(Runner, StatsOfTwoPartialRunsAddUpToTheWholeRun) {
 
 }  // namespace
 }  // namespace winnow::pipeline
+
+namespace winnow::pipeline {
+namespace {
+
+// A URL-only filter: runs before extraction.
+class NoZeroHosts final : public Filter {
+ public:
+  std::string_view name() const override { return "zero"; }
+  bool UrlOnly() const override { return true; }
+  Verdict Check(Document* doc) const override {
+    EXPECT_TRUE(doc->text.empty()) << "a URL-only filter must run before extraction";
+    return doc->url.find("://0") != std::string::npos ? Verdict::Drop("zero_host")
+                                                      : Verdict::Keep();
+  }
+};
+
+TEST(Runner, UrlOnlyFiltersRunBeforeExtractionAndEveryRecordIsStillCountedOnce) {
+  TempDir dir;
+  std::vector<std::unique_ptr<Filter>> filters;
+  filters.push_back(std::make_unique<NoZeroHosts>());
+  filters.push_back(std::make_unique<ShortText>());
+  auto report =
+      pipeline::Run(Options({kData + "/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"}, dir.path()),
+                    RunConfig{}, filters);
+  ASSERT_TRUE(report.ok()) << report.status();
+  const Stats& t = report->total;
+  const Outcomes o = OutcomesOf(t);
+  EXPECT_GT(t.Count("zero/dropped/zero_host"), 0);
+  EXPECT_EQ(o.skipped + o.damaged + o.dropped + o.filtered + o.kept, o.records);
+  // Pages the URL filter kept were extracted (or dropped by extraction).
+  EXPECT_EQ(t.Count("zero/kept"), t.Count("extract/kept") + t.CountPrefix("extract/dropped/"));
+  EXPECT_EQ(t.Count("short/kept") + t.Count("short/dropped/too_short"), t.Count("extract/kept"));
+}
+
+}  // namespace
+}  // namespace winnow::pipeline
