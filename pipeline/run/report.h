@@ -22,8 +22,10 @@ struct Outcomes {
 Outcomes OutcomesOf(const Stats& stats);
 
 // A fixed-width table: input, records, skipped, damaged, dropped, filtered, kept, MB; then a
-// "total" row; then each reason with its count and share of all records.
+// "total" row; then each filter (in `filter_order`, then any others) with what it saw, kept and
+// dropped, and its reasons; then each reason of the reader and extraction with its count and share
+// of all records.
 std::string FormatSummary(const std::vector<std::pair<std::string, Stats>>& per_input,
-                          const Stats& total);
+                          const Stats& total, const std::vector<std::string>& filter_order = {});
 
 }  // namespace winnow::pipeline
