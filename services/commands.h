@@ -15,6 +15,7 @@ void AddRunCommand(CLI::App& app, CommandFn* run);
 void AddExtractCommand(CLI::App& app, CommandFn* run);
 void AddStatsCommand(CLI::App& app, CommandFn* run);
 void AddExportCommand(CLI::App& app, CommandFn* run);
+void AddFilterCommand(CLI::App& app, CommandFn* run);
 
 // Exit codes of the CLI contract.
 inline constexpr int kExitOk = 0;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/registry.h"
 #include "pipeline/run/report.h"
 #include "pipeline/run/runner.h"
 #include "services/commands.h"
@@ -23,25 +24,29 @@ int RunMain(RunFlags& flags) {
     std::fprintf(stderr, "winnow run: %s\n", std::string(config.status().message()).c_str());
     return kExitUsage;
   }
-  if (config->filters && !config->filters.IsNull()) {
-    std::fprintf(stderr, "winnow run: %s: this build has no filters yet; remove 'filters'\n",
-                 flags.config_path.c_str());
+  absl::StatusOr<filters::FilterChain> chain = filters::BuildFilterChain(
+      config->filters, {}, flags.config_path.empty() ? "<default>" : flags.config_path);
+  if (!chain.ok()) {
+    std::fprintf(stderr, "winnow run: %s\n", std::string(chain.status().message()).c_str());
     return kExitUsage;
   }
+  config->filters = chain->effective;  // saved in DATA_DIR/config.yaml as used
   if (flags.options.inputs.empty() && flags.options.snapshot.empty()) {
     std::fprintf(stderr, "winnow run: give INPUT files, folders, URLs or --snapshot NAME\n");
     return kExitUsage;
   }
   flags.options.progress = !flags.quiet;
-  std::vector<std::unique_ptr<pipeline::Filter>> filters;
-  absl::StatusOr<pipeline::RunReport> report = pipeline::Run(flags.options, *config, filters);
+  absl::StatusOr<pipeline::RunReport> report =
+      pipeline::Run(flags.options, *config, chain->filters);
   if (!report.ok()) {
     std::fprintf(stderr, "winnow run: %s\n", std::string(report.status().message()).c_str());
     return absl::IsInvalidArgument(report.status()) || absl::IsFailedPrecondition(report.status())
                ? kExitUsage
                : kExitIoError;
   }
-  std::printf("%s", pipeline::FormatSummary(report->per_input, report->total).c_str());
+  std::vector<std::string> order;
+  for (const auto& filter : chain->filters) order.emplace_back(filter->name());
+  std::printf("%s", pipeline::FormatSummary(report->per_input, report->total, order).c_str());
   if (!report->skipped_inputs.empty()) {
     std::printf(
         "\n%zu input(s) already stored in %s with this config were skipped (--redo to redo)\n",

@@ -1,0 +1,54 @@
+// filters/gopher_repetition.h — Gopher's repetition rules (Rae et al. 2021, table A1), with the
+// reference's (datatrove GopherRepetitionFilter) exact semantics. Checks run in this order, the
+// first that fails names the reason; every comparison is a strict '>':
+//   paragraphs (text stripped, split on \n{2,}): duplicates / paragraphs      → "dup_para_frac"
+//   code points in duplicate paragraphs / len(text)                          → "dup_para_char_frac"
+//   lines (split on \n+): duplicates / lines                                  → "dup_line_frac"
+//   code points in duplicate lines / len(text)                               → "dup_line_char_frac"
+//   per (n, t) of top_n_grams: most frequent word n-gram (words joined by ' ')
+//     len × count / len(text) > t                                           → "top_{n}_gram"
+//   per (n, t) of dup_n_grams: code points of repeated word n-grams (joined with no separator,
+//     scanning left to right and skipping n words after each repeat) / len(text) > t
+//                                                                           →
+//                                                                           "duplicated_{n}_n_grams"
+// An empty text is dropped as "empty". Lengths are Python len(): code points. Words are
+// pipeline/text/words.h's spaCy-English tokens.
+#pragma once
+
+#include <string_view>
+
+#include "filters/params.h"
+#include "pipeline/filter.h"
+
+namespace winnow::filters {
+
+struct GopherRepetitionOptions {
+  double dup_line_frac = 0.3;  // duplicate lines / lines above this → "dup_line_frac"; 0 = off
+  double dup_para_frac = 0.3;  // duplicate paragraphs / paragraphs → "dup_para_frac"; 0 = off
+  double dup_line_char_frac =
+      0.2;  // chars in duplicate lines / chars → "dup_line_char_frac"; 0 = off
+  double dup_para_char_frac =
+      0.2;  // chars in dup. paragraphs / chars → "dup_para_char_frac"; 0 = off
+  // (n, threshold): top n-gram char share above threshold → "top_{n}_gram"
+  NGramThresholds top_n_grams = {{2, 0.20}, {3, 0.18}, {4, 0.16}};
+  // (n, threshold): duplicated n-gram char share above threshold → "duplicated_{n}_n_grams"
+  NGramThresholds dup_n_grams = {{5, 0.15}, {6, 0.14}, {7, 0.13}, {8, 0.12}, {9, 0.11}, {10, 0.10}};
+};
+
+// Binds every option under its datatrove name.
+void BindParams(GopherRepetitionOptions* options, ParamBinder* binder);
+// FineWeb v1 used the same rules: nothing changes (kept for symmetry with the other filters).
+void ApplyFinewebV1Profile(GopherRepetitionOptions* options);
+
+class GopherRepetitionFilter final : public pipeline::Filter {
+ public:
+  explicit GopherRepetitionFilter(GopherRepetitionOptions options) : options_(std::move(options)) {}
+
+  std::string_view name() const override { return "gopher_repetition"; }
+  pipeline::Verdict Check(pipeline::Document* doc) const override;
+
+ private:
+  GopherRepetitionOptions options_;
+};
+
+}  // namespace winnow::filters
