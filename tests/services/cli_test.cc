@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 #include "tests/util/shell.h"
@@ -68,24 +69,37 @@ TEST(Cli, RunOverRealCommonCrawlFilesPrintsASummaryAndStoresDocuments) {
     }
   }
   EXPECT_EQ(accounted, records);
-  EXPECT_GT(Counter(stats, "write/kept"), 10);
+  // The FineWeb recipe ran: documents were filtered under named filters, and some survived.
+  EXPECT_GT(Counter(stats, "write/kept"), 0);
+  EXPECT_GT(Counter(stats, "language/dropped/zh"), 0);
+  EXPECT_GT(Counter(stats, "url/kept"), 10);
+  EXPECT_NE(r.out.find("gopher_quality"), std::string::npos) << r.out;
+}
+
+// A config that switches every filter off: reading, extraction and storage alone.
+std::string NoFiltersConfig(const TempDir& dir) {
+  const std::string path = dir.path() + "/no-filters.yaml";
+  std::ofstream(path) << "filters:\n  order: []\n";
+  return path;
 }
 
 TEST(Cli, RunningTheSameInputTwiceDuplicatesNothing) {
   TempDir dir;
-  const std::string input = kCommonCrawl + "/CC-MAIN-2020-34-excerpt.warc.gz";
-  ASSERT_EQ(Winnow("run -q " + input + " --data-dir " + dir.path()).code, 0);
-  const int64_t first = Counter(StatsJson(dir.path()), "write/kept");
-  Result again = Winnow("run -q " + input + " --data-dir " + dir.path());
+  const std::string input =
+      kCommonCrawl + "/CC-MAIN-2020-34-excerpt.warc.gz --config " + NoFiltersConfig(dir);
+  ASSERT_EQ(Winnow("run -q " + input + " --data-dir " + dir.path() + "/data").code, 0);
+  const int64_t first = Counter(StatsJson(dir.path() + "/data"), "write/kept");
+  EXPECT_EQ(first, 16);
+  Result again = Winnow("run -q " + input + " --data-dir " + dir.path() + "/data");
   ASSERT_EQ(again.code, 0) << again.out;
   EXPECT_NE(again.out.find("skipped"), std::string::npos) << again.out;
-  Result redo = Winnow("run -q --redo " + input + " --data-dir " + dir.path());
+  Result redo = Winnow("run -q --redo " + input + " --data-dir " + dir.path() + "/data");
   ASSERT_EQ(redo.code, 0) << redo.out;
-  EXPECT_EQ(Counter(StatsJson(dir.path()), "write/kept"), first);
+  EXPECT_EQ(Counter(StatsJson(dir.path() + "/data"), "write/kept"), first);
 
   TempDir out;
   Result exported =
-      Winnow("export --data-dir " + dir.path() + " --format jsonl --out " + out.path());
+      Winnow("export --data-dir " + dir.path() + "/data --format jsonl --out " + out.path());
   ASSERT_EQ(exported.code, 0) << exported.out;
   Result lines =
       Sh("python3 -c 'import gzip,glob,json,sys; rows=[json.loads(l) for f in "
@@ -167,6 +181,78 @@ TEST(Cli, StatsOnAMissingDataDirFailsClearly) {
   Result r = Winnow("stats --data-dir /nonexistent/winnow-data");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("/nonexistent/winnow-data"), std::string::npos) << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<nlohmann::json> JsonLines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    // Lines of JSON only: the shell helper mixes messages from stderr in.
+    if (end > start && text[start] == '{') {
+      out.push_back(nlohmann::json::parse(text.substr(start, end - start), nullptr, false));
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+TEST(Cli, FilterWritesOneDecisionPerDocumentWithScores) {
+  TempDir dir;
+  const std::string in = dir.path() + "/in.jsonl";
+  {
+    std::ofstream f(in);
+    const std::string english =
+        "The river runs past the old mill, and the people of the town walk along it with their "
+        "dogs in the evening. In spring the water rises and covers the lower meadows, so the "
+        "farmers move their sheep to the hills above the church. Children from the school have "
+        "planted willows on the bank to hold the soil together. Last year a storm brought down "
+        "the wooden bridge, and the council is still arguing about who should pay for a new one. "
+        "Until then, anyone who wants to reach the market on the other side has to drive around "
+        "through the next village, which takes almost half an hour.";
+    f << nlohmann::json{{"id", "a"}, {"text", english}, {"metadata", {{"url", "https://a.org/x"}}}}
+             .dump()
+      << "\n";
+    f << nlohmann::json{{"id", "b"},
+                        {"text", "too short"},
+                        {"metadata", {{"url", "https://b.org"}}}}
+             .dump()
+      << "\n";
+    f << "this line is not json\n";
+  }
+  Result all = Sh(kWinnow + " filter < " + in + " 2>/dev/null");
+  ASSERT_EQ(all.code, 0) << all.out;
+  std::vector<nlohmann::json> rows = JsonLines(all.out);
+  ASSERT_EQ(rows.size(), 3u) << all.out;
+  EXPECT_EQ(rows[0]["id"], "a");
+  EXPECT_EQ(rows[0]["metadata"]["language"], "en");
+  EXPECT_TRUE(rows[0]["metadata"].contains("language_score"));
+  EXPECT_EQ(rows[1]["kept"], false);
+  EXPECT_FALSE(rows[1]["filter"].is_null());
+  EXPECT_EQ(rows[2]["reason"], "invalid_input");
+
+  // One filter, one parameter: the short document passes a lowered word minimum.
+  Result only = Sh(kWinnow +
+                   " filter --only gopher_quality --set gopher_quality.min_doc_words=1 "
+                   "--set gopher_quality.min_stop_words=0 < " +
+                   in + " 2>/dev/null");
+  ASSERT_EQ(only.code, 0) << only.out;
+  rows = JsonLines(only.out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1]["kept"], true) << rows[1].dump();
+  Result strict = Sh(kWinnow + " filter --only gopher_quality < " + in + " 2>/dev/null");
+  rows = JsonLines(strict.out);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1]["filter"], "gopher_quality");
+  EXPECT_EQ(rows[1]["reason"], "gopher_short_doc");
+
+  EXPECT_EQ(Winnow("filter --set gopher_quality.no_such_param=1 < " + in).code, 2);
+  EXPECT_EQ(Winnow("filter --only no_such_filter < " + in).code, 2);
 }
 
 }  // namespace
