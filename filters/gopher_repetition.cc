@@ -44,59 +44,67 @@ void SplitLineRuns(std::string_view text, std::vector<std::string_view>* out) {
 }
 
 // Word n-gram statistics over one document's words. n-grams are never materialised: each is a
-// range of words, hashed in O(1) from prefix hashes, and compared word by word on equal hashes.
+// range of words, hashed in O(1) (top n-grams) or from a contiguous copy of the words (duplicated
+// n-grams), and compared exactly on equal hashes. Two exact prunings keep most positions out of
+// the hash tables:
+//  - an n-gram can occur twice only if its (n-1)-word prefix does, so a top-n-gram pass counts
+//    only positions whose shorter prefix repeated in an earlier pass;
+//  - two n-grams with the same concatenation of at least 8 bytes start with the same 8 bytes, so a
+//    position whose next 8 bytes of concatenated words occur nowhere else can neither repeat an
+//    earlier n-gram nor be repeated: the duplicated-n-gram passes skip it.
 class NGrams {
  public:
   // Starts over on `words` (which must outlive the calls), keeping the buffers' capacity.
   void Reset(const std::vector<std::string_view>* words) {
     words_ = words;
-    concat_ready_ = false;
+    keys_ready_ = false;
+    rep_n_ = 0;
     const size_t n = words->size();
     word_hash_.resize(n);
     chars_.resize(n + 1);
+    offset_.resize(n + 1);
     tuple_prefix_.resize(n + 1);
     chars_[0] = 0;
+    offset_[0] = 0;
     tuple_prefix_[0] = 0;
+    stream_.clear();
     for (size_t i = 0; i < n; ++i) {
       const std::string_view w = (*words)[i];
       word_hash_[i] = pipeline::Fingerprint64(w);
       chars_[i + 1] = chars_[i] + CodePointCount(w);
+      offset_[i + 1] = offset_[i] + w.size();
       tuple_prefix_[i + 1] = tuple_prefix_[i] * kTupleBase + word_hash_[i];
+      stream_.append(w);
     }
   }
 
   // Gives back the memory a very large document took.
   void Trim() {
-    if (table_.size() > (size_t{1} << 22)) {
-      std::vector<Slot>().swap(table_);
-      std::vector<uint64_t>().swap(word_hash_);
-      std::vector<size_t>().swap(chars_);
-      std::vector<uint64_t>().swap(tuple_prefix_);
-      std::vector<uint64_t>().swap(concat_prefix_);
-      std::vector<uint64_t>().swap(pow_prefix_);
-      std::vector<uint64_t>().swap(inv_prefix_);
-    }
+    if (stream_.capacity() > (size_t{1} << 24)) *this = NGrams();
   }
 
-  // datatrove's find_top_duplicate over " ".join n-grams: len(most frequent) × its count; among
-  // equally frequent n-grams the first to occur. 0 when there are fewer than n words.
+  // datatrove's find_top_duplicate over " ".join n-grams: len × count of the most frequent n-gram
+  // (Counter.most_common: among equally frequent ones, the first to occur). Needs n <= words.
   size_t TopNGramChars(size_t n) {
-    const size_t w = words_->size();
-    if (n == 0 || n > w) return 0;
-    const size_t positions = w - n + 1;
-    PrepareTable(positions);
+    const size_t positions = words_->size() - n + 1;
+    // Positions that may hold a repeated n-gram: those whose rep_n_-word prefix repeats.
+    const bool pruned = rep_n_ > 0 && rep_n_ < n;
+    size_t candidates = 0;
+    for (size_t i = 0; i < positions; ++i) candidates += !pruned || repeated_[i];
+    PrepareTable(candidates);
+    slot_of_.assign(positions, kNoSlot);
     uint64_t base_pow_n = 1;
     for (size_t k = 0; k < n; ++k) base_pow_n *= kTupleBase;
-    uint32_t best_count = 0;
-    size_t best_first = 0;
+    uint32_t best_count = 1;
+    size_t best_first = 0;  // with no repeats: the first n-gram, once
     for (size_t i = 0; i < positions; ++i) {
+      if (pruned && !repeated_[i]) continue;
       const uint64_t h = tuple_prefix_[i + n] - tuple_prefix_[i] * base_pow_n;
       size_t s = Mix(h) & mask_;
       while (true) {
         Slot& slot = table_[s];
         if (slot.count == 0) {
           slot = Slot{h, static_cast<uint32_t>(i), 1};
-          if (best_count == 0) best_count = 1, best_first = i;
           break;
         }
         if (slot.hash == h && SameTuple(slot.first, i, n)) {
@@ -109,27 +117,45 @@ class NGrams {
         }
         s = (s + 1) & mask_;
       }
+      slot_of_[i] = static_cast<uint32_t>(s);
+    }
+    // Remember which positions start a repeated n-gram, to prune longer n-grams.
+    if (n > rep_n_) {
+      repeated_.assign(positions, 0);
+      for (size_t i = 0; i < positions; ++i) {
+        repeated_[i] = slot_of_[i] != kNoSlot && table_[slot_of_[i]].count >= 2;
+      }
+      rep_n_ = n;
     }
     const size_t len = chars_[best_first + n] - chars_[best_first] + (n - 1);
     return len * best_count;
   }
 
-  // datatrove's find_all_duplicate over "".join n-grams.
+  // datatrove's find_all_duplicate over "".join n-grams: scanning left to right, an n-gram equal to
+  // one met before adds its length and skips n words; otherwise it is remembered and the scan
+  // moves one word on. Needs n <= words.
   size_t DuplicateNGramChars(size_t n) {
-    const size_t w = words_->size();
-    if (n == 0 || n > w) return 0;
-    PrepareConcatHashes();
-    const size_t positions = w - n + 1;
-    PrepareTable(positions);
+    PrepareKeys();
+    const size_t positions = words_->size() - n + 1;
+    size_t candidates = 0;
+    for (size_t i = 0; i < positions; ++i) candidates += MayRepeat(i, n);
+    if (candidates < 2) return 0;
+    PrepareTable(candidates);
     size_t repeated = 0;
     size_t i = 0;
     while (i < positions) {
-      const uint64_t h =
-          concat_prefix_[i + n] - concat_prefix_[i] * pow_prefix_[i + n] * inv_prefix_[i];
+      if (!MayRepeat(i, n)) {
+        ++i;
+        continue;
+      }
+      const size_t begin = offset_[i], bytes = offset_[i + n] - begin;
+      const uint64_t h = pipeline::Fingerprint64(std::string_view(stream_).substr(begin, bytes));
       size_t s = Mix(h) & mask_;
       bool seen = false;
       while (table_[s].count != 0) {
-        if (table_[s].hash == h && SameConcat(table_[s].first, i, n)) {
+        const size_t j = table_[s].first;
+        if (table_[s].hash == h && offset_[j + n] - offset_[j] == bytes &&
+            std::memcmp(stream_.data() + offset_[j], stream_.data() + begin, bytes) == 0) {
           seen = true;
           break;
         }
@@ -147,8 +173,9 @@ class NGrams {
   }
 
  private:
-  static constexpr uint64_t kTupleBase = 0x100000001B3ULL * 0x9E3779B1ULL | 1;
-  static constexpr uint64_t kByteBase = 0x9E3779B97F4A7C15ULL | 1;  // odd: invertible mod 2^64
+  static constexpr uint64_t kTupleBase = 0x9E3779B97F4A7C15ULL;
+  static constexpr uint32_t kNoSlot = ~0u;
+  static constexpr size_t kKeyBytes = 8;
 
   struct Slot {
     uint64_t hash;
@@ -162,46 +189,41 @@ class NGrams {
     return h ^ (h >> 29);
   }
 
-  static uint64_t Inverse(uint64_t a) {  // a^-1 mod 2^64 for odd a (Newton's iteration)
-    uint64_t x = a;
-    for (int i = 0; i < 6; ++i) x *= 2 - a * x;
-    return x;
-  }
-
   void PrepareTable(size_t entries) {
     size_t cap = 16;
     while (cap < 2 * entries) cap <<= 1;
-    if (table_.size() != cap)
-      table_.assign(cap, Slot{0, 0, 0});
-    else
-      std::memset(static_cast<void*>(table_.data()), 0, cap * sizeof(Slot));
+    if (table_.size() < cap) table_.resize(cap);
+    std::memset(static_cast<void*>(table_.data()), 0, cap * sizeof(Slot));
     mask_ = cap - 1;
   }
 
-  // Polynomial hashes over the bytes of the words concatenated: hash(words[i..i+n)) =
-  // C[i+n] - C[i] × B^(bytes in words[i..i+n)), the power taken as P[i+n] × P[i]^-1.
-  void PrepareConcatHashes() {
-    if (concat_ready_) return;
-    concat_ready_ = true;
+  // Whether the n-gram at word i could equal another one (see the class comment).
+  bool MayRepeat(size_t i, size_t n) const {
+    return offset_[i + n] - offset_[i] < kKeyBytes || key_shared_[i];
+  }
+
+  // key_shared_[i]: the kKeyBytes bytes of concatenated words from word i also start at another
+  // word (or fewer than kKeyBytes bytes are left).
+  void PrepareKeys() {
+    if (keys_ready_) return;
+    keys_ready_ = true;
     const size_t n = words_->size();
-    concat_prefix_.resize(n + 1);
-    pow_prefix_.resize(n + 1);
-    inv_prefix_.resize(n + 1);
-    concat_prefix_[0] = 0;
-    pow_prefix_[0] = 1;
-    inv_prefix_[0] = 1;
-    const uint64_t inv_base = Inverse(kByteBase);
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t h = concat_prefix_[i], p = pow_prefix_[i], q = inv_prefix_[i];
-      for (char ch : (*words_)[i]) {
-        h = h * kByteBase + static_cast<unsigned char>(ch) + 1;
-        p *= kByteBase;
-        q *= inv_base;
-      }
-      concat_prefix_[i + 1] = h;
-      pow_prefix_[i + 1] = p;
-      inv_prefix_[i + 1] = q;
+    key_shared_.assign(n, 1);
+    size_t with_key = 0;
+    while (with_key < n && offset_[with_key] + kKeyBytes <= stream_.size()) ++with_key;
+    PrepareTable(with_key);
+    slot_of_.assign(with_key, kNoSlot);
+    for (size_t i = 0; i < with_key; ++i) {
+      uint64_t key;
+      std::memcpy(&key, stream_.data() + offset_[i], kKeyBytes);
+      size_t s = Mix(key) & mask_;
+      while (table_[s].count != 0 && table_[s].hash != key) s = (s + 1) & mask_;
+      if (table_[s].count == 0) table_[s] = Slot{key, 0, 0};
+      table_[s].count = 1;   // occupied
+      table_[s].first += 1;  // occurrences
+      slot_of_[i] = static_cast<uint32_t>(s);
     }
+    for (size_t i = 0; i < with_key; ++i) key_shared_[i] = table_[slot_of_[i]].first >= 2;
   }
 
   bool SameTuple(size_t a, size_t b, size_t n) const {
@@ -213,31 +235,19 @@ class NGrams {
     return true;
   }
 
-  // Whether words[a..a+n) and words[b..b+n) spell the same bytes once concatenated.
-  bool SameConcat(size_t a, size_t b, size_t n) const {
-    if (a == b) return true;
-    const std::vector<std::string_view>& words = *words_;
-    size_t wa = a, wb = b, oa = 0, ob = 0;
-    const size_t ea = a + n, eb = b + n;
-    while (true) {
-      while (wa < ea && oa == words[wa].size()) ++wa, oa = 0;
-      while (wb < eb && ob == words[wb].size()) ++wb, ob = 0;
-      if (wa == ea || wb == eb) return wa == ea && wb == eb;
-      const size_t len = std::min(words[wa].size() - oa, words[wb].size() - ob);
-      if (std::memcmp(words[wa].data() + oa, words[wb].data() + ob, len) != 0) return false;
-      oa += len;
-      ob += len;
-    }
-  }
-
   const std::vector<std::string_view>* words_ = nullptr;
-  bool concat_ready_ = false;
   std::vector<uint64_t> word_hash_;
-  std::vector<size_t> chars_;  // chars_[i]: code points in words[0..i)
+  std::vector<size_t> chars_;   // chars_[i]: code points in words[0..i)
+  std::vector<size_t> offset_;  // offset_[i]: bytes of words[0..i), i.e. word i's place in stream_
   std::vector<uint64_t> tuple_prefix_;
-  std::vector<uint64_t> concat_prefix_, pow_prefix_, inv_prefix_;
+  std::string stream_;  // the words concatenated
   std::vector<Slot> table_;
   size_t mask_ = 0;
+  std::vector<uint32_t> slot_of_;
+  std::vector<uint8_t> repeated_;  // repeated_[i]: the rep_n_-gram at i occurs twice or more
+  size_t rep_n_ = 0;
+  std::vector<uint8_t> key_shared_;
+  bool keys_ready_ = false;
 };
 
 }  // namespace
@@ -296,7 +306,8 @@ Verdict GopherRepetitionFilter::Check(pipeline::Document* doc) const {
   }
   if (verdict.kept) {
     for (const auto& [n, frac] : o.dup_n_grams) {
-      const size_t chars = n > 0 ? ngrams.DuplicateNGramChars(n) : 0;
+      const bool some = n > 0 && static_cast<size_t>(n) <= words.size();
+      const size_t chars = some ? ngrams.DuplicateNGramChars(n) : 0;
       if (static_cast<double>(chars) / text_len > frac) {
         verdict = Verdict::Drop("duplicated_" + std::to_string(n) + "_n_grams");
         break;
