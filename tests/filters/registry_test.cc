@@ -108,3 +108,36 @@ TEST(Registry, FineWebV1ProfileIsSelectable) {
 
 }  // namespace
 }  // namespace winnow::filters
+
+namespace winnow::filters {
+namespace {
+
+TEST(Registry, HostileTextGetsADecisionFromTheWholeChain) {
+  auto chain = BuildFilterChain(YAML::Node(), {}, "<default>");
+  ASSERT_TRUE(chain.ok()) << chain.status();
+  std::string million_words;
+  for (int i = 0; i < 1000000; ++i) million_words += (i % 7 == 0 ? "the " : "word ");
+  const std::vector<std::string> texts = {
+      "",
+      std::string(1 << 20, 'a'),                                       // a megabyte-long line
+      std::string("caf\xC3\xA9 \xFF\xFE broken \xC3 utf-8 \xE2\x82"),  // invalid UTF-8
+      million_words,
+      std::string(100000, '!'),  // only punctuation
+      std::string(5000, '\n'),
+  };
+  for (const std::string& text : texts) {
+    pipeline::Document doc;
+    doc.text = text;
+    doc.url = "https://example.com/page";
+    for (const auto& filter : chain->filters) {
+      pipeline::Verdict v = filter->Check(&doc);
+      if (!v.kept) {
+        EXPECT_FALSE(v.reason.empty()) << filter->name();
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace winnow::filters
