@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "pipeline/run/config.h"
 #include "pipeline/run/report.h"
 #include "pipeline/store/shard_store.h"
 #include "services/commands.h"
@@ -41,7 +42,15 @@ int StatsMain(const StatsFlags& flags) {
     nlohmann::json out = {{"total", total.ToJson()}, {"inputs", per_input}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
-    std::printf("%s", pipeline::FormatSummary(rows, total).c_str());
+    // Filters in the order the run applied them (its saved config), when that is known.
+    std::vector<std::string> order;
+    absl::StatusOr<pipeline::RunConfig> config =
+        pipeline::LoadConfig(flags.data_dir + "/config.yaml");
+    if (config.ok() && config->filters && config->filters["order"]) {
+      for (const YAML::Node& name : config->filters["order"])
+        order.push_back(name.as<std::string>(""));
+    }
+    std::printf("%s", pipeline::FormatSummary(rows, total, order).c_str());
   }
   return kExitOk;
 }
