@@ -7,14 +7,18 @@ rule-based sentencizer (`SpaCyTokenizer.sent_tokenize`: sentence texts, stripped
 
 Modes
   (default)        measure agreement on a real-text corpus and print the figures
+  --fuzz N         compare on N random strings built from the pieces the tokenizer rules care about
+  --speed          single-core speed of the C++ splitter and of spaCy on the corpus
   --write-golden F write F = tests/pipeline/text/testdata/spacy_tokens.jsonl, the golden file that
                    tests/pipeline/text/spacy_agreement_test.cc checks (a few hundred paragraphs)
   --write-tables F write F = pipeline/text/spacy_en_data.inc, the character classes, affix lists and
                    tokenizer exceptions of spaCy's English tokenizer as data for the C++ splitter
 
-The corpus: the texts `winnow run ../shared/data/commoncrawl` keeps (exported as JSONL), the text of
-every extraction-dev `expected.html` (tags stripped with lxml), the texts of datatrove_cases.jsonl,
-and, as an extra chat-style sample, the first ShareGPT conversations.
+The corpus: the texts `winnow run ../shared/data/commoncrawl` extracts (filters off, exported as
+JSONL), the text of every extraction-dev `expected.html` (tags stripped with lxml), the texts of
+datatrove_cases.jsonl, and two extras: the first 300 ShareGPT conversations, and the 4,712 texts of
+the filter parity corpus (tests/filters/testdata/datatrove_golden.jsonl.gz: pages `winnow extract`
+gives, hh-rlhf, ShareGPT, GSM8K, self-instruct).
 
 The C++ side is run through the text_test binary: the (normally skipped) test
 SpacyAgreement.DumpTokenization reads WINNOW_TOKENIZE_IN (JSONL of {"text"}) and writes
@@ -31,6 +35,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -94,8 +99,12 @@ def html_text(path):
 def export_commoncrawl(winnow):
     tmp = tempfile.mkdtemp(prefix="tokagree-")
     data_dir, out_dir = os.path.join(tmp, "data"), os.path.join(tmp, "out")
-    subprocess.run([winnow, "run", os.path.join(SHARED, "data", "commoncrawl"), "--data-dir", data_dir],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = os.path.join(tmp, "no-filters.yaml")  # every extracted page, not only the kept ones
+    with open(config, "w") as f:
+        f.write("filters:\n  order: []\n")
+    subprocess.run([winnow, "run", os.path.join(SHARED, "data", "commoncrawl"), "--config", config,
+                    "--data-dir", data_dir], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
     subprocess.run([winnow, "export", "--data-dir", data_dir, "--format", "jsonl", "--out", out_dir],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     texts = []
@@ -124,6 +133,13 @@ def corpus(winnow, with_chat=True):
             if case.get("text"):
                 docs.append(("datatrove_cases", case["text"]))
     if with_chat:
+        path = os.path.join(ROOT, "tests", "filters", "testdata", "datatrove_golden.jsonl.gz")
+        if os.path.exists(path):
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    t = json.loads(line).get("text")
+                    if t:
+                        docs.append(("parity-corpus", t))
         path = os.path.join(SHARED, "data", "posttrain", "sharegpt", "conversations.json")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as f:
@@ -136,16 +152,25 @@ def corpus(winnow, with_chat=True):
 
 
 def paragraphs(docs, limit, max_chars=1500):
-    """Up to `limit` paragraphs spread over the documents, for the golden file."""
-    paras = []
+    """Up to `limit` paragraphs, taken round-robin from each source and spread over its documents."""
+    by_source = {}
     for source, text in docs:
         for p in re.split(r"\n\s*\n", text):
             p = p.strip()
             if 20 <= len(p) <= max_chars:
-                paras.append((source, p))
-    # spread the picks across the corpus, deterministically
-    step = max(1, len(paras) // limit)
-    return paras[::step][:limit]
+                by_source.setdefault(source, []).append(p)
+    # every source gets an evenly spaced selection; round-robin until the limit
+    spread = {}
+    for source, paras in by_source.items():
+        step = max(1, len(paras) // limit)
+        spread[source] = paras[::step]
+    picks, i = [], 0
+    while len(picks) < limit and any(i < len(v) for v in spread.values()):
+        for source, paras in spread.items():
+            if i < len(paras) and len(picks) < limit:
+                picks.append((source, paras[i]))
+        i += 1
+    return picks
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -265,6 +290,45 @@ def fuzz(args):
                       f"  ours  sents={got['sentences']} {got['spans']}")
     print(f"fuzz: {len(texts)} strings, token sequences differ on {bad_words}, sentences (count or spans) "
           f"on {bad_sents}")
+
+
+def speed(args):
+    """Single-core speed of the C++ splitter and of spaCy on the same corpus."""
+    import time
+
+    docs = corpus(args.winnow, with_chat=False)
+    texts = [t for _, t in docs]
+    size = sum(len(t.encode()) for t in texts)
+    binary = os.path.join(args.build, "tests", "text_test")
+    with tempfile.TemporaryDirectory() as tmp:
+        inp = os.path.join(tmp, "in.jsonl")
+        with open(inp, "w", encoding="utf-8") as f:
+            for t in texts:
+                f.write(json.dumps({"text": t}, ensure_ascii=False) + "\n")
+        env = dict(os.environ, WINNOW_TOKENIZE_IN=inp, WINNOW_TOKENIZE_ROUNDS=str(args.rounds))
+        taskset = ["taskset", "-c", "0"] if shutil.which("taskset") else []
+        out = subprocess.run(taskset + [binary, "--gtest_filter=SpacyAgreement.DISABLED_Speed",
+                                        "--gtest_also_run_disabled_tests"], check=True, env=env,
+                             capture_output=True, text=True).stdout
+        ours = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    ref = Reference()
+    tokenizer = ref.nlp.tokenizer  # the bare tokenizer: the fastest way spaCy gives the tokens
+    for t in texts[:20]:
+        tokenizer(t)
+    start = time.perf_counter()
+    for t in texts:
+        tokenizer(t)
+    words_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for t in texts:
+        ref.sentences(t)
+    sentences_s = time.perf_counter() - start
+    print(f"corpus: {len(texts)} documents, {size / 1e6:.2f} MB of UTF-8")
+    print(f"{'':28}{'winnow MB/s':>12}{'spaCy MB/s':>12}{'speed-up':>10}")
+    for name, mine, secs in (("words (SplitWords)", ours["split_words_mb_s"], words_s),
+                             ("sentences (CountSentences)", ours["count_sentences_mb_s"], sentences_s)):
+        theirs = size / secs / 1e6
+        print(f"{name:28}{mine:>12.1f}{theirs:>12.2f}{mine / theirs:>9.0f}x")
 
 
 def write_golden(args):
@@ -421,10 +485,14 @@ def main():
     p.add_argument("--write-tables", metavar="FILE")
     p.add_argument("--fuzz", type=int, default=0, metavar="N", help="compare on N random strings instead")
     p.add_argument("--seed", type=int, default=1, help="seed of the --fuzz strings")
+    p.add_argument("--speed", action="store_true", help="time the C++ splitter and spaCy instead")
+    p.add_argument("--rounds", type=int, default=5, help="passes over the corpus for --speed")
     p.add_argument("--show-diffs", type=int, default=0, metavar="N", help="print the first N differences")
     args = p.parse_args()
     if args.write_tables:
         write_tables(args)
+    elif args.speed:
+        speed(args)
     elif args.fuzz:
         fuzz(args)
     elif args.write_golden:

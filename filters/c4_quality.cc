@@ -1,6 +1,10 @@
 #include "filters/c4_quality.h"
 
+#include <string.h>
+
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 #include <utility>
@@ -62,22 +66,44 @@ std::string_view RemoveCitations(std::string_view line, std::string* buffer) {
 // non-ASCII characters whose lower case holds an ASCII letter (U+0130 → "i̇", U+212A KELVIN SIGN →
 // "k") mapped; every other byte kept.
 void LowerForSearch(std::string_view s, std::string* out) {
-  out->clear();
-  out->reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c >= 'A' && c <= 'Z') {
-      out->push_back(static_cast<char>(c - 'A' + 'a'));
-    } else if (c == '\xC4' && s.compare(i, 2, "\u0130") == 0) {
-      out->append("i\u0307");
-      ++i;
-    } else if (c == '\xE2' && s.compare(i, 3, "\u212A") == 0) {
-      out->push_back('k');
-      i += 2;
-    } else {
-      out->push_back(c);
-    }
+  out->resize(s.size());
+  char* dst = out->data();
+  size_t i = 0;
+  // ASCII upper-case letters to lower case, 8 bytes at a time; non-ASCII bytes stay as they are.
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t v;
+    std::memcpy(&v, s.data() + i, 8);
+    const uint64_t a = v & 0x7F7F7F7F7F7F7F7FULL;
+    const uint64_t at_least_a = a + 0x3F3F3F3F3F3F3F3FULL;  // bit 7: byte >= 'A'
+    const uint64_t above_z = a + 0x2525252525252525ULL;     // bit 7: byte > 'Z'
+    const uint64_t upper = at_least_a & ~above_z & ~v & 0x8080808080808080ULL;
+    v |= upper >> 2;
+    std::memcpy(dst + i, &v, 8);
   }
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    dst[i] = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  // The two characters whose lower case holds an ASCII letter (rare: fix up afterwards).
+  if (s.find("\u0130") != std::string_view::npos || s.find("\u212A") != std::string_view::npos) {
+    std::string fixed;
+    for (size_t k = 0; k < out->size(); ++k) {
+      if (s.compare(k, 2, "\u0130") == 0) {
+        fixed.append("i\u0307");
+        ++k;
+      } else if (s.compare(k, 3, "\u212A") == 0) {
+        fixed.push_back('k');
+        k += 2;
+      } else {
+        fixed.push_back((*out)[k]);
+      }
+    }
+    out->swap(fixed);
+  }
+}
+
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return ::memmem(haystack.data(), haystack.size(), needle.data(), needle.size()) != nullptr;
 }
 
 // datatrove's split_into_sentences pieces: text cut at the end of every spaCy sentence but the
@@ -114,7 +140,7 @@ void ApplyFinewebV1Profile(C4QualityOptions*) {}
 Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
   const C4QualityOptions& o = options_;
   const std::string_view text = doc->text;
-  thread_local std::vector<std::string_view> lines, words, line_words;
+  thread_local std::vector<std::string_view> lines, line_words;
   thread_local std::string cleaned, lowered, kept;
   thread_local std::vector<std::pair<size_t, size_t>> kept_words;  // (offset in kept, bytes)
   if (o.split_paragraph) {
@@ -136,19 +162,28 @@ Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
   bool first_kept = true;
   for (std::string_view raw : lines) {
     const std::string_view stripped = pipeline::PyStrip(raw);
-    pipeline::PySplitWhitespace(stripped, &words);
-    if (o.max_word_length != -1) {
-      bool too_long = false;
-      for (std::string_view w : words) {
-        // Only count code points when the bytes could exceed the limit.
-        if (static_cast<long>(w.size()) > o.max_word_length &&
-            static_cast<long>(CodePointCount(w)) > o.max_word_length) {
-          too_long = true;
-          break;
-        }
+    // line.split(): how many words (enough to know whether there are min_words_per_line), and
+    // whether one is longer than max_word_length code points (only possible in a longer line).
+    const bool check_long =
+        o.max_word_length != -1 && static_cast<long>(stripped.size()) > o.max_word_length;
+    long num_words = 0;
+    bool too_long = false;
+    for (size_t i = 0; i < stripped.size();) {
+      if (!check_long && num_words >= o.min_words_per_line) break;
+      size_t n;
+      while (i < stripped.size() && (n = pipeline::PySpaceAt(stripped, i)) > 0) i += n;
+      if (i >= stripped.size()) break;
+      const size_t start = i;
+      while (i < stripped.size() && pipeline::PySpaceAt(stripped, i) == 0) ++i;
+      ++num_words;
+      if (check_long && static_cast<long>(i - start) > o.max_word_length &&
+          static_cast<long>(CodePointCount(stripped.substr(start, i - start))) >
+              o.max_word_length) {
+        too_long = true;
+        break;
       }
-      if (too_long) continue;
     }
+    if (too_long) continue;
     const std::string_view line =
         o.remove_citations ? RemoveCitations(stripped, &cleaned) : stripped;
     if (o.filter_no_terminal_punct) {
@@ -156,18 +191,22 @@ Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
                             EndsWith(line, "\"") || EndsWith(line, "'");
       if (!terminal || EndsWith(line, "...")) continue;
     }
-    if (static_cast<long>(words.size()) < o.min_words_per_line) continue;
+    if (num_words < o.min_words_per_line) continue;
     if (lower_needed) LowerForSearch(line, &lowered);
-    if (o.filter_lorem_ipsum && lowered.find("lorem ipsum") != std::string::npos) {
+    if (o.filter_lorem_ipsum && Contains(lowered, "lorem ipsum")) {
       return Verdict::Drop("lorem_ipsum");
     }
-    if (o.filter_javascript && lowered.find("javascript") != std::string::npos) continue;
+    if (o.filter_javascript && Contains(lowered, "javascript")) continue;
     if (o.filter_curly_bracket && line.find('{') != std::string_view::npos) {
       return Verdict::Drop("curly_bracket");
     }
     if (o.filter_policy) {
+      // Every policy phrase contains "policy", "cookies" or "terms of use": look for those first.
       bool policy = false;
-      for (std::string_view p : kPolicyPhrases) policy |= lowered.find(p) != std::string::npos;
+      if (Contains(lowered, "policy") || Contains(lowered, "cookies") ||
+          Contains(lowered, "terms of use")) {
+        for (std::string_view p : kPolicyPhrases) policy |= Contains(lowered, p);
+      }
       if (policy) continue;
     }
     if (!first_kept) kept.push_back(o.split_paragraph ? '\n' : ' ');

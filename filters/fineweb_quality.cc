@@ -71,7 +71,9 @@ Verdict FineWebQualityFilter::Check(pipeline::Document* doc) const {
       for (const std::string& s : o.stop_chars) ends |= EndsWith(line, s);
     }
     punct += ends;
-    short_lines += static_cast<long>(CodePointCount(line)) <= o.short_line_length;
+    // A line of at most short_line_length bytes is short whatever its characters.
+    short_lines += static_cast<long>(line.size()) <= o.short_line_length ||
+                   static_cast<long>(CodePointCount(line)) <= o.short_line_length;
   }
   const double punct_ratio = static_cast<double>(punct) / n;
   if (below(punct_ratio, o.line_punct_thr) && !(punct_ratio == 0 && o.line_punct_exclude_zero)) {

@@ -73,14 +73,15 @@ Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
   size_t non_symbol = 0, non_symbol_chars = 0, alpha_words = 0;
   for (std::string_view w : words) {
     bool symbol_only = true, has_alpha = false;
-    for (size_t i = 0; i < w.size();) {
+    size_t chars = 0;
+    for (size_t i = 0; i < w.size(); ++chars) {
       const uint32_t f = pipeline::CharFlags(pipeline::DecodeUtf8(w, &i));
       symbol_only &= (f & pipeline::kCharDatatrovePunct) != 0;
       has_alpha |= (f & pipeline::kCharPyAlpha) != 0;
     }
     if (!symbol_only) {
       ++non_symbol;
-      non_symbol_chars += pipeline::CodePointCount(w);
+      non_symbol_chars += chars;
     }
     alpha_words += has_alpha;
   }

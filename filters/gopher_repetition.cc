@@ -49,8 +49,8 @@ void SplitLineRuns(std::string_view text, std::vector<std::string_view>* out) {
 // the hash tables:
 //  - an n-gram can occur twice only if its (n-1)-word prefix does, so a top-n-gram pass counts
 //    only positions whose shorter prefix repeated in an earlier pass;
-//  - two n-grams with the same concatenation of at least 8 bytes start with the same 8 bytes, so a
-//    position whose next 8 bytes of concatenated words occur nowhere else can neither repeat an
+//  - two n-grams with the same concatenation of at least 16 bytes start with the same 16 bytes, so
+//    a position whose next 16 bytes of concatenated words occur nowhere else can neither repeat an
 //    earlier n-gram nor be repeated: the duplicated-n-gram passes skip it.
 class NGrams {
  public:
@@ -71,10 +71,15 @@ class NGrams {
     for (size_t i = 0; i < n; ++i) {
       const std::string_view w = (*words)[i];
       word_hash_[i] = pipeline::Fingerprint64(w);
-      chars_[i + 1] = chars_[i] + CodePointCount(w);
       offset_[i + 1] = offset_[i] + w.size();
       tuple_prefix_[i + 1] = tuple_prefix_[i] * kTupleBase + word_hash_[i];
       stream_.append(w);
+    }
+    // Code points: bytes, unless some word has non-ASCII bytes.
+    if (CodePointCount(stream_) == stream_.size()) {
+      std::copy(offset_.begin(), offset_.begin() + n + 1, chars_.begin());
+    } else {
+      for (size_t i = 0; i < n; ++i) chars_[i + 1] = chars_[i] + CodePointCount((*words)[i]);
     }
   }
 
@@ -87,18 +92,24 @@ class NGrams {
   // (Counter.most_common: among equally frequent ones, the first to occur). Needs n <= words.
   size_t TopNGramChars(size_t n) {
     const size_t positions = words_->size() - n + 1;
-    // Positions that may hold a repeated n-gram: those whose rep_n_-word prefix repeats.
+    // Positions that may hold a repeated n-gram: all, or those whose rep_n_-word prefix repeats.
     const bool pruned = rep_n_ > 0 && rep_n_ < n;
-    size_t candidates = 0;
-    for (size_t i = 0; i < positions; ++i) candidates += !pruned || repeated_[i];
-    PrepareTable(candidates);
-    slot_of_.assign(positions, kNoSlot);
+    candidates_.clear();
+    if (pruned) {
+      for (uint32_t i : repeated_) {
+        if (i < positions) candidates_.push_back(i);
+      }
+    } else {
+      for (size_t i = 0; i < positions; ++i) candidates_.push_back(static_cast<uint32_t>(i));
+    }
+    PrepareTable(candidates_.size());
+    slot_of_.resize(candidates_.size());
     uint64_t base_pow_n = 1;
     for (size_t k = 0; k < n; ++k) base_pow_n *= kTupleBase;
     uint32_t best_count = 1;
     size_t best_first = 0;  // with no repeats: the first n-gram, once
-    for (size_t i = 0; i < positions; ++i) {
-      if (pruned && !repeated_[i]) continue;
+    for (size_t c = 0; c < candidates_.size(); ++c) {
+      const size_t i = candidates_[c];
       const uint64_t h = tuple_prefix_[i + n] - tuple_prefix_[i] * base_pow_n;
       size_t s = Mix(h) & mask_;
       while (true) {
@@ -117,13 +128,13 @@ class NGrams {
         }
         s = (s + 1) & mask_;
       }
-      slot_of_[i] = static_cast<uint32_t>(s);
+      slot_of_[c] = static_cast<uint32_t>(s);
     }
     // Remember which positions start a repeated n-gram, to prune longer n-grams.
     if (n > rep_n_) {
-      repeated_.assign(positions, 0);
-      for (size_t i = 0; i < positions; ++i) {
-        repeated_[i] = slot_of_[i] != kNoSlot && table_[slot_of_[i]].count >= 2;
+      repeated_.clear();
+      for (size_t c = 0; c < candidates_.size(); ++c) {
+        if (table_[slot_of_[c]].count >= 2) repeated_.push_back(candidates_[c]);
       }
       rep_n_ = n;
     }
@@ -134,20 +145,19 @@ class NGrams {
   // datatrove's find_all_duplicate over "".join n-grams: scanning left to right, an n-gram equal to
   // one met before adds its length and skips n words; otherwise it is remembered and the scan
   // moves one word on. Needs n <= words.
-  size_t DuplicateNGramChars(size_t n) {
-    PrepareKeys();
+  size_t DuplicateNGramChars(size_t n, size_t min_n) {
+    PrepareKeys(min_n);
     const size_t positions = words_->size() - n + 1;
-    size_t candidates = 0;
-    for (size_t i = 0; i < positions; ++i) candidates += MayRepeat(i, n);
-    if (candidates < 2) return 0;
-    PrepareTable(candidates);
+    candidates_.clear();
+    for (uint32_t i : maybe_) {
+      if (i < positions && MayRepeat(i, n)) candidates_.push_back(i);
+    }
+    if (candidates_.size() < 2) return 0;
+    PrepareTable(candidates_.size());
     size_t repeated = 0;
-    size_t i = 0;
-    while (i < positions) {
-      if (!MayRepeat(i, n)) {
-        ++i;
-        continue;
-      }
+    size_t next = 0;  // the scan's position: candidates before it were skipped over
+    for (uint32_t i : candidates_) {
+      if (i < next) continue;
       const size_t begin = offset_[i], bytes = offset_[i + n] - begin;
       const uint64_t h = pipeline::Fingerprint64(std::string_view(stream_).substr(begin, bytes));
       size_t s = Mix(h) & mask_;
@@ -163,10 +173,10 @@ class NGrams {
       }
       if (seen) {
         repeated += chars_[i + n] - chars_[i];
-        i += n;
+        next = i + n;
       } else {
-        table_[s] = Slot{h, static_cast<uint32_t>(i), 1};
-        ++i;
+        table_[s] = Slot{h, i, 1};
+        next = i + 1;
       }
     }
     return repeated;
@@ -175,7 +185,7 @@ class NGrams {
  private:
   static constexpr uint64_t kTupleBase = 0x9E3779B97F4A7C15ULL;
   static constexpr uint32_t kNoSlot = ~0u;
-  static constexpr size_t kKeyBytes = 8;
+  static constexpr size_t kKeyBytes = 16;
 
   struct Slot {
     uint64_t hash;
@@ -199,12 +209,13 @@ class NGrams {
 
   // Whether the n-gram at word i could equal another one (see the class comment).
   bool MayRepeat(size_t i, size_t n) const {
-    return offset_[i + n] - offset_[i] < kKeyBytes || key_shared_[i];
+    return key_shared_[i] || offset_[i + n] - offset_[i] < kKeyBytes;
   }
 
   // key_shared_[i]: the kKeyBytes bytes of concatenated words from word i also start at another
-  // word (or fewer than kKeyBytes bytes are left).
-  void PrepareKeys() {
+  // word (or fewer than kKeyBytes bytes are left). maybe_: the positions that may repeat for some
+  // n >= min_n (key shared, or min_n words shorter than kKeyBytes).
+  void PrepareKeys(size_t min_n) {
     if (keys_ready_) return;
     keys_ready_ = true;
     const size_t n = words_->size();
@@ -212,18 +223,25 @@ class NGrams {
     size_t with_key = 0;
     while (with_key < n && offset_[with_key] + kKeyBytes <= stream_.size()) ++with_key;
     PrepareTable(with_key);
-    slot_of_.assign(with_key, kNoSlot);
+    slot_of_.resize(with_key);
     for (size_t i = 0; i < with_key; ++i) {
-      uint64_t key;
-      std::memcpy(&key, stream_.data() + offset_[i], kKeyBytes);
+      uint64_t a, b;  // the key: its kKeyBytes bytes, hashed (a collision only costs time)
+      std::memcpy(&a, stream_.data() + offset_[i], 8);
+      std::memcpy(&b, stream_.data() + offset_[i] + 8, 8);
+      const uint64_t key = Mix(a) ^ (b * 0x9E3779B97F4A7C15ULL);
       size_t s = Mix(key) & mask_;
       while (table_[s].count != 0 && table_[s].hash != key) s = (s + 1) & mask_;
-      if (table_[s].count == 0) table_[s] = Slot{key, 0, 0};
-      table_[s].count = 1;   // occupied
-      table_[s].first += 1;  // occurrences
+      if (table_[s].count == 0) table_[s] = Slot{key, 0, 1};
+      table_[s].first += 1;  // occurrences of the key
       slot_of_[i] = static_cast<uint32_t>(s);
     }
-    for (size_t i = 0; i < with_key; ++i) key_shared_[i] = table_[slot_of_[i]].first >= 2;
+    maybe_.clear();
+    for (size_t i = 0; i < n; ++i) {
+      if (i < with_key) key_shared_[i] = table_[slot_of_[i]].first >= 2;
+      if (key_shared_[i] || offset_[std::min(i + min_n, n)] - offset_[i] < kKeyBytes) {
+        maybe_.push_back(static_cast<uint32_t>(i));
+      }
+    }
   }
 
   bool SameTuple(size_t a, size_t b, size_t n) const {
@@ -244,9 +262,11 @@ class NGrams {
   std::vector<Slot> table_;
   size_t mask_ = 0;
   std::vector<uint32_t> slot_of_;
-  std::vector<uint8_t> repeated_;  // repeated_[i]: the rep_n_-gram at i occurs twice or more
+  std::vector<uint32_t> candidates_;  // the positions a pass looks at, ascending
+  std::vector<uint32_t> repeated_;    // positions whose rep_n_-gram occurs twice or more
   size_t rep_n_ = 0;
   std::vector<uint8_t> key_shared_;
+  std::vector<uint32_t> maybe_;
   bool keys_ready_ = false;
 };
 
@@ -305,9 +325,13 @@ Verdict GopherRepetitionFilter::Check(pipeline::Document* doc) const {
     }
   }
   if (verdict.kept) {
+    size_t min_n = words.size();
+    for (const auto& [n, frac] : o.dup_n_grams) {
+      if (n > 0) min_n = std::min(min_n, static_cast<size_t>(n));
+    }
     for (const auto& [n, frac] : o.dup_n_grams) {
       const bool some = n > 0 && static_cast<size_t>(n) <= words.size();
-      const size_t chars = some ? ngrams.DuplicateNGramChars(n) : 0;
+      const size_t chars = some ? ngrams.DuplicateNGramChars(n, min_n) : 0;
       if (static_cast<double>(chars) / text_len > frac) {
         verdict = Verdict::Drop("duplicated_" + std::to_string(n) + "_n_grams");
         break;

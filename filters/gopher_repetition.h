@@ -1,21 +1,20 @@
 // filters/gopher_repetition.h — Gopher's repetition rules (Rae et al. 2021, table A1), with the
-// reference's (datatrove GopherRepetitionFilter) exact semantics. Checks run in this order, the
+// reference's (datatrove GopherRepetitionFilter) exact semantics. Checks run in this order; the
 // first that fails names the reason; every comparison is a strict '>':
-//   paragraphs (text stripped, split on \n{2,}): duplicates / paragraphs      → "dup_para_frac"
-//   code points in duplicate paragraphs / len(text)                          → "dup_para_char_frac"
-//   lines (split on \n+): duplicates / lines                                  → "dup_line_frac"
-//   code points in duplicate lines / len(text)                               → "dup_line_char_frac"
-//   per (n, t) of top_n_grams: most frequent word n-gram (words joined by ' ')
-//     len × count / len(text) > t                                           → "top_{n}_gram"
-//   per (n, t) of dup_n_grams: code points of repeated word n-grams (joined with no separator,
-//     scanning left to right and skipping n words after each repeat) / len(text) > t
-//                                                                           →
-//                                                                           "duplicated_{n}_n_grams"
-// An empty text is dropped as "empty". Lengths are Python len(): code points. Words are
-// pipeline/text/words.h's spaCy-English tokens.
+//   paragraphs (text stripped, split on \n{2,}): duplicates / paragraphs  → "dup_para_frac"
+//   code points in duplicate paragraphs / len(text)                      → "dup_para_char_frac"
+//   lines (split on \n+): duplicates / lines                              → "dup_line_frac"
+//   code points in duplicate lines / len(text)                           → "dup_line_char_frac"
+//   per (n, t) in top_n_grams: the most frequent word n-gram (words joined by ' ', the first of
+//     equally frequent ones): len × count / len(text) > t               → "top_{n}_gram"
+//   per (n, t) in dup_n_grams: code points of repeated word n-grams (joined with no separator;
+//     the scan skips n words after each repeat) / len(text) > t         → "duplicated_{n}_n_grams"
+// "Duplicate" means every occurrence after the first. An empty text is dropped as "empty".
+// Lengths are Python len(): code points. Words are pipeline/text/words.h's spaCy-English tokens.
 #pragma once
 
 #include <string_view>
+#include <utility>
 
 #include "filters/params.h"
 #include "pipeline/filter.h"
@@ -23,12 +22,11 @@
 namespace winnow::filters {
 
 struct GopherRepetitionOptions {
-  double dup_line_frac = 0.3;  // duplicate lines / lines above this → "dup_line_frac"; 0 = off
-  double dup_para_frac = 0.3;  // duplicate paragraphs / paragraphs → "dup_para_frac"; 0 = off
-  double dup_line_char_frac =
-      0.2;  // chars in duplicate lines / chars → "dup_line_char_frac"; 0 = off
-  double dup_para_char_frac =
-      0.2;  // chars in dup. paragraphs / chars → "dup_para_char_frac"; 0 = off
+  // A fraction of 0 turns its rule off (the reference's None).
+  double dup_line_frac = 0.3;       // duplicate-line share above → "dup_line_frac"
+  double dup_para_frac = 0.3;       // duplicate-paragraph share above → "dup_para_frac"
+  double dup_line_char_frac = 0.2;  // duplicate-line chars / chars above → "dup_line_char_frac"
+  double dup_para_char_frac = 0.2;  // dup. paragraph chars / chars above → "dup_para_char_frac"
   // (n, threshold): top n-gram char share above threshold → "top_{n}_gram"
   NGramThresholds top_n_grams = {{2, 0.20}, {3, 0.18}, {4, 0.16}};
   // (n, threshold): duplicated n-gram char share above threshold → "duplicated_{n}_n_grams"

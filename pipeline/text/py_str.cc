@@ -1,12 +1,14 @@
 #include "pipeline/text/py_str.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "pipeline/text/unicode.h"
 
 namespace winnow::pipeline {
 
-size_t PySpaceAt(std::string_view s, size_t pos) {
+size_t internal::PySpaceAtSlow(std::string_view s, size_t pos) {
   const auto b = static_cast<unsigned char>(s[pos]);
-  if (b < 0x80) return (internal::kAsciiFlags[b] & kCharSpace) ? 1 : 0;
   // Non-ASCII whitespace starts with 0xC2 (U+0085, U+00A0), 0xE1 (U+1680), 0xE2 (U+2000…U+205F)
   // or 0xE3 (U+3000).
   if (b != 0xC2 && b != 0xE1 && b != 0xE2 && b != 0xE3) return 0;
@@ -49,6 +51,16 @@ void PySplitLines(std::string_view s, std::vector<std::string_view>* lines) {
   size_t start = 0;
   size_t i = 0;
   while (i < s.size()) {
+    // Skip 8 bytes at a time while none is a control byte or a non-ASCII byte.
+    while (i + 8 <= s.size()) {
+      uint64_t v;
+      std::memcpy(&v, s.data() + i, 8);
+      const uint64_t high = v & 0x8080808080808080ULL;  // bytes >= 0x80
+      const uint64_t low = (v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL;  // < 0x20
+      if (high | low) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     const auto b = static_cast<unsigned char>(s[i]);
     size_t brk = 0;  // bytes of the line break at i
     if (b < 0x80) {

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include "pipeline/text/unicode.h"
+
 namespace winnow::pipeline {
 
 // str.strip() / lstrip() / rstrip() with no argument: removes Unicode whitespace (str.isspace).
@@ -20,7 +22,15 @@ void PySplitLines(std::string_view s, std::vector<std::string_view>* lines);
 // (cleared).
 void PySplitWhitespace(std::string_view s, std::vector<std::string_view>* words);
 
+namespace internal {
+size_t PySpaceAtSlow(std::string_view s, size_t pos);
+}  // namespace internal
+
 // Length in bytes of the whitespace code point at `s[pos]`, or 0 when it is not whitespace.
-size_t PySpaceAt(std::string_view s, size_t pos);
+inline size_t PySpaceAt(std::string_view s, size_t pos) {
+  const auto b = static_cast<unsigned char>(s[pos]);
+  if (b < 0x80) return (internal::kAsciiFlags[b] & kCharSpace) ? 1 : 0;
+  return internal::PySpaceAtSlow(s, pos);
+}
 
 }  // namespace winnow::pipeline

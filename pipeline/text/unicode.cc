@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <iterator>
 #include <string_view>
 
@@ -121,9 +122,17 @@ bool AllCharsHave(std::string_view s, uint32_t flags) {
 }
 
 size_t CodePointCount(std::string_view s) {
-  size_t n = 0;
-  for (char ch : s) n += (static_cast<unsigned char>(ch) & 0xC0) != 0x80;
-  return n;
+  // Bytes minus continuation bytes (10xxxxxx), 8 at a time.
+  size_t continuation = 0;
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t v;
+    std::memcpy(&v, s.data() + i, 8);
+    const uint64_t c = v & ~(v << 1) & 0x8080808080808080ULL;  // bit 7 set, bit 6 clear
+    continuation += static_cast<size_t>(((c >> 7) * 0x0101010101010101ULL) >> 56);
+  }
+  for (; i < s.size(); ++i) continuation += (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+  return s.size() - continuation;
 }
 
 }  // namespace winnow::pipeline

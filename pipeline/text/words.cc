@@ -7,7 +7,8 @@
 //   4. the core left gives a special case's tokens, or one token when it looks like a URL or an
 //      email, or else is cut at its infixes;
 //   5. special cases whose text the affix rules split (":)", "e.g." next to other punctuation …)
-//      are matched again over the tokens of the chunk and replace them.
+//      are matched again over the tokens of the text, longest first, and replace them (a match
+//      with a space inside, such as "( :", changes nothing but blocks the matches it overlaps).
 // The character classes, affix lists and special cases are spaCy's English data, generated into
 // pipeline/text/spacy_en_data.inc.
 #include "pipeline/text/words.h"
@@ -80,18 +81,12 @@ class StringMap {
     const size_t q = QuickIndex(key);
     quick_[q / 64] |= uint64_t{1} << (q % 64);
   }
-  // The value stored under `key`, or -1.
+  // The value stored under `key`, or -1. The common miss is decided inline, without hashing.
   int Find(std::string_view key) const {
-    if (key.size() > max_key_ || key.empty()) return -1;
+    if (key.size() - 1 >= max_key_) return -1;  // empty, or longer than every key
     const size_t q = QuickIndex(key);
-    if (!(quick_[q / 64] & (uint64_t{1} << (q % 64)))) return -1;
-    const uint64_t h = HashBytes(key);
-    size_t i = h & mask_;
-    while (slots_[i].value >= 0) {
-      if (slots_[i].hash == h && slots_[i].key == key) return slots_[i].value;
-      i = (i + 1) & mask_;
-    }
-    return -1;
+    if (!((quick_[q >> 6] >> (q & 63)) & 1)) return -1;
+    return FindSlow(key);
   }
   size_t max_key() const { return max_key_; }
 
@@ -101,12 +96,26 @@ class StringMap {
     uint64_t hash = 0;
     int value = -1;
   };
+  // From the length and the first, middle and last bytes: cheap, and it tells most words from the
+  // special cases (which are words too).
   static size_t QuickIndex(std::string_view key) {
-    const auto first = static_cast<unsigned char>(key.front());
-    const auto last = static_cast<unsigned char>(key.back());
-    return ((key.size() * 0x9E37u) ^ (first * 0x3Bu) ^ (last << 8)) & (kQuickBits - 1);
+    const size_t n = key.size();
+    const uint64_t v = n | static_cast<uint64_t>(static_cast<unsigned char>(key[0])) << 8 |
+                       static_cast<uint64_t>(static_cast<unsigned char>(key[n >> 1])) << 16 |
+                       static_cast<uint64_t>(static_cast<unsigned char>(key[n - 1])) << 24;
+    return (v * 0x9E3779B97F4A7C15ULL) >> (64 - kQuickLog2);
   }
-  static constexpr size_t kQuickBits = 1 << 16;
+  int FindSlow(std::string_view key) const {
+    const uint64_t h = HashBytes(key);
+    size_t i = h & mask_;
+    while (slots_[i].value >= 0) {
+      if (slots_[i].hash == h && slots_[i].key == key) return slots_[i].value;
+      i = (i + 1) & mask_;
+    }
+    return -1;
+  }
+  static constexpr size_t kQuickLog2 = 16;
+  static constexpr size_t kQuickBits = size_t{1} << kQuickLog2;
   std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t max_key_ = 0;
@@ -357,17 +366,23 @@ class Tokenizer {
     return n - best;
   }
 
-  // Bytes that can start an infix match (or that a URL needs): . + - * ^ , ~ : < > = / and every
-  // non-ASCII lead byte.
+  // Whether `s` has a character that can start an infix match: one of . + - * ^ , ~ : < > = /,
+  // or a non-ASCII '…', '–', '—' or icon.
   static bool MayHaveInfix(std::string_view s) {
-    static constexpr std::array<bool, 256> kStart = [] {
-      std::array<bool, 256> t{};
+    static constexpr std::array<bool, 128> kStart = [] {
+      std::array<bool, 128> t{};
       for (char c : std::string_view(".+-*^,~:<>=/")) t[static_cast<unsigned char>(c)] = true;
-      for (int b = 0xC0; b < 256; ++b) t[b] = true;
       return t;
     }();
-    for (char ch : s) {
-      if (kStart[static_cast<unsigned char>(ch)]) return true;
+    for (size_t i = 0; i < s.size();) {
+      const auto b = static_cast<unsigned char>(s[i]);
+      if (b < 0x80) {
+        if (kStart[b]) return true;
+        ++i;
+        continue;
+      }
+      const char32_t c = DecodeUtf8(s, &i);
+      if (c == 0x2026 || c == 0x2013 || c == 0x2014 || (CharFlags(c) & kCharIcon)) return true;
     }
     return false;
   }

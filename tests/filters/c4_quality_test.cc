@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/document.h"
+#include "pipeline/text/words.h"
 #include "yaml-cpp/yaml.h"
 
 namespace winnow::filters {
@@ -135,6 +136,29 @@ TEST(C4Quality, MatchesDatatroveOnRealText) {
   }
   std::printf("c4_quality agrees with datatrove (decision and text) on %zu of %zu documents\n",
               agree, compared);
+}
+
+TEST(C4Quality, LeavesTheWordsOfTheKeptTextInTheCache) {
+  // C4 hands the words of the lines it keeps to the filters after it through the per-thread word
+  // cache: they must be exactly the words of the rewritten text.
+  const auto golden = Golden();
+  const C4QualityFilter f = Make(kFineWebRecipe);
+  size_t kept = 0;
+  for (const auto& g : golden) {
+    if (!g["decisions"].contains("c4_quality")) continue;
+    Document doc;
+    doc.text = g["text"];
+    pipeline::SplitWordsCached(doc.text);  // as the Gopher filters before it leave the cache
+    if (!f.Check(&doc).kept) continue;
+    ++kept;
+    const std::vector<std::string_view> cached = pipeline::SplitWordsCached(doc.text);
+    ASSERT_EQ(cached, pipeline::SplitWords(doc.text)) << g["id"];
+    for (std::string_view w : cached) {
+      ASSERT_TRUE(w.data() >= doc.text.data() &&
+                  w.data() + w.size() <= doc.text.data() + doc.text.size());
+    }
+  }
+  EXPECT_GT(kept, 1000u);
 }
 
 TEST(C4Quality, KeepsGoodLinesAndRewritesTheText) {
