@@ -37,7 +37,9 @@ Result Winnow(const std::string& args) { return Sh(kWinnow + " " + args); }
 using winnow::testing::TempDir;
 
 nlohmann::json StatsJson(const std::string& data_dir) {
-  Result r = Sh(kWinnow + " stats --json --data-dir " + data_dir + " 2>/dev/null");
+  Result r;
+  r.code = winnow::testing::RunCommand(
+      kWinnow + " stats --json --data-dir " + data_dir + " 2>/dev/null", &r.out);
   EXPECT_EQ(r.code, 0) << r.out;
   return nlohmann::json::parse(r.out, nullptr, false);
 }
@@ -187,14 +189,20 @@ TEST(Cli, StatsOnAMissingDataDirFailsClearly) {
 
 namespace {
 
+// Standard output alone (stderr dropped): decisions must not be interleaved with messages.
+Result Stdout(const std::string& command) {
+  Result r;
+  r.code = winnow::testing::RunCommand(command + " 2>/dev/null", &r.out);
+  return r;
+}
+
 std::vector<nlohmann::json> JsonLines(const std::string& text) {
   std::vector<nlohmann::json> out;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
-    // Lines of JSON only: the shell helper mixes messages from stderr in.
-    if (end > start && text[start] == '{') {
+    if (end > start) {
       out.push_back(nlohmann::json::parse(text.substr(start, end - start), nullptr, false));
     }
     start = end + 1;
@@ -225,7 +233,7 @@ TEST(Cli, FilterWritesOneDecisionPerDocumentWithScores) {
       << "\n";
     f << "this line is not json\n";
   }
-  Result all = Sh(kWinnow + " filter < " + in + " 2>/dev/null");
+  Result all = Stdout(kWinnow + " filter < " + in);
   ASSERT_EQ(all.code, 0) << all.out;
   std::vector<nlohmann::json> rows = JsonLines(all.out);
   ASSERT_EQ(rows.size(), 3u) << all.out;
@@ -237,15 +245,15 @@ TEST(Cli, FilterWritesOneDecisionPerDocumentWithScores) {
   EXPECT_EQ(rows[2]["reason"], "invalid_input");
 
   // One filter, one parameter: the short document passes a lowered word minimum.
-  Result only = Sh(kWinnow +
-                   " filter --only gopher_quality --set gopher_quality.min_doc_words=1 "
-                   "--set gopher_quality.min_stop_words=0 < " +
-                   in + " 2>/dev/null");
+  Result only = Stdout(kWinnow +
+                       " filter --only gopher_quality --set gopher_quality.min_doc_words=1 "
+                       "--set gopher_quality.min_stop_words=0 < " +
+                       in);
   ASSERT_EQ(only.code, 0) << only.out;
   rows = JsonLines(only.out);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[1]["kept"], true) << rows[1].dump();
-  Result strict = Sh(kWinnow + " filter --only gopher_quality < " + in + " 2>/dev/null");
+  Result strict = Stdout(kWinnow + " filter --only gopher_quality < " + in);
   rows = JsonLines(strict.out);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[1]["filter"], "gopher_quality");
