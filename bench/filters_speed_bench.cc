@@ -2,6 +2,7 @@
 // text.
 //
 //   build/bench/filters_speed_bench tests/filters/testdata/datatrove_golden.jsonl.gz [--rounds N]
+//       [--ids PREFIX]   (only documents whose id starts with PREFIX, e.g. dev/ for web articles)
 //
 // Runs every filter on its own over every document (as bench/datatrove_filters_speed.py does for
 // the reference), then the whole chain, and prints MB/s of input text per filter as JSON.
@@ -24,7 +25,7 @@ struct Doc {
   std::string id, text, url;
 };
 
-std::vector<Doc> Load(const char* path) {
+std::vector<Doc> Load(const char* path, const std::string& id_prefix) {
   std::vector<Doc> docs;
   gzFile f = gzopen(path, "rb");
   if (f == nullptr) return docs;
@@ -36,6 +37,7 @@ std::vector<Doc> Load(const char* path) {
     nlohmann::json j = nlohmann::json::parse(line);
     line.clear();
     if (j.value("url_only", false)) continue;
+    if (j["id"].get<std::string>().rfind(id_prefix, 0) != 0) continue;
     docs.push_back({j["id"], j["text"], j["url"]});
   }
   gzclose(f);
@@ -75,10 +77,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   int rounds = 3;
+  std::string id_prefix;  // e.g. "dev/": only the extracted web pages
   for (int i = 2; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--rounds") == 0) rounds = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--ids") == 0) id_prefix = argv[i + 1];
   }
-  const std::vector<Doc> docs = Load(argv[1]);
+  const std::vector<Doc> docs = Load(argv[1], id_prefix);
   size_t bytes = 0;
   for (const Doc& d : docs) bytes += d.text.size();
   auto chain = winnow::filters::BuildFilterChain(YAML::Node(), {}, "<bench>");
