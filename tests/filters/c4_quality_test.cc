@@ -11,50 +11,19 @@
 #include "nlohmann/json.hpp"
 #include "pipeline/document.h"
 #include "pipeline/text/words.h"
+#include "tests/filters/reference_data.h"
 #include "yaml-cpp/yaml.h"
 
 namespace winnow::filters {
 namespace {
 
+using reference::DatatroveCases;
+using reference::DatatroveGolden;
+
 using pipeline::Document;
 using pipeline::Verdict;
 
 const std::string kData = std::string(WINNOW_SHARED_DIR) + "/data";
-
-std::vector<nlohmann::json> Cases(const std::string& filter) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(kData + "/filters/datatrove_cases.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json c = nlohmann::json::parse(line);
-    if (c["filter"] == filter) out.push_back(c);
-  }
-  return out;
-}
-
-// Every line of the gzipped JSONL golden file datatrove's own filters produced
-// (bench/datatrove_parity.py).
-std::vector<nlohmann::json> Golden() {
-  std::vector<nlohmann::json> out;
-  gzFile f =
-      gzopen((std::string(WINNOW_SOURCE_DIR) + "/tests/filters/testdata/datatrove_golden.jsonl.gz")
-                 .c_str(),
-             "rb");
-  if (f == nullptr) return out;
-  std::string data;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) data.append(buf, n);
-  gzclose(f);
-  size_t start = 0;
-  while (start < data.size()) {
-    size_t nl = data.find('\n', start);
-    if (nl == std::string::npos) nl = data.size();
-    if (nl > start) out.push_back(nlohmann::json::parse(data.substr(start, nl - start)));
-    start = nl + 1;
-  }
-  return out;
-}
 
 C4QualityFilter Make(const nlohmann::json& params = nlohmann::json::object()) {
   C4QualityOptions options;
@@ -85,7 +54,7 @@ std::string Reason(const Verdict& v) { return v.kept ? "kept" : v.reason; }
 const nlohmann::json kFineWebRecipe = {{"filter_no_terminal_punct", false}};
 
 TEST(C4Quality, PassesEveryDatatroveCase) {
-  const auto cases = Cases("c4_quality");
+  const auto cases = DatatroveCases("c4_quality");
   ASSERT_EQ(cases.size(), 5u);
   for (const auto& c : cases) {
     std::string text;
@@ -101,7 +70,7 @@ TEST(C4Quality, PassesEveryDatatroveCase) {
 }
 
 TEST(C4Paragraph, PassesEveryDatatroveCase) {
-  const auto cases = Cases("c4_paragraph");
+  const auto cases = DatatroveCases("c4_paragraph");
   ASSERT_EQ(cases.size(), 2u);
   for (const auto& c : cases) {
     const Verdict v = Decide(MakeParagraph(c["params"]), c["text"]);
@@ -114,7 +83,7 @@ TEST(C4Paragraph, PassesEveryDatatroveCase) {
 
 TEST(C4Quality, MatchesDatatroveOnRealText) {
   // bench/datatrove_parity.py ran C4QualityFilter(filter_no_terminal_punct=False), the recipe.
-  const auto golden = Golden();
+  const auto golden = DatatroveGolden();
   ASSERT_GT(golden.size(), 1000u);
   const C4QualityFilter f = Make(kFineWebRecipe);
   size_t compared = 0, agree = 0;
@@ -141,7 +110,7 @@ TEST(C4Quality, MatchesDatatroveOnRealText) {
 TEST(C4Quality, LeavesTheWordsOfTheKeptTextInTheCache) {
   // C4 hands the words of the lines it keeps to the filters after it through the per-thread word
   // cache: they must be exactly the words of the rewritten text.
-  const auto golden = Golden();
+  const auto golden = DatatroveGolden();
   const C4QualityFilter f = Make(kFineWebRecipe);
   size_t kept = 0;
   for (const auto& g : golden) {

@@ -1,7 +1,6 @@
 // Parity with the reference on real documents: golden decisions made by datatrove itself
 // (bench/datatrove_parity.py → testdata/datatrove_golden.jsonl.gz), replayed filter by filter.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <cmath>
 #include <map>
@@ -10,27 +9,10 @@
 
 #include "filters/registry.h"
 #include "nlohmann/json.hpp"
+#include "tests/filters/reference_data.h"
 
 namespace winnow::filters {
 namespace {
-
-std::vector<nlohmann::json> LoadGolden() {
-  std::vector<nlohmann::json> docs;
-  gzFile f = gzopen(WINNOW_SOURCE_DIR "/tests/filters/testdata/datatrove_golden.jsonl.gz", "rb");
-  if (f == nullptr) return docs;
-  std::string line;
-  char buf[1 << 16];
-  while (gzgets(f, buf, sizeof buf) != nullptr) {
-    line += buf;
-    if (!line.empty() && line.back() == '\n') {
-      docs.push_back(nlohmann::json::parse(line));
-      line.clear();
-    }
-  }
-  if (!line.empty()) docs.push_back(nlohmann::json::parse(line));
-  gzclose(f);
-  return docs;
-}
 
 struct Tally {
   int total = 0;
@@ -40,7 +22,7 @@ struct Tally {
 };
 
 TEST(DatatroveParity, DecisionsMatchTheReferenceOnRealDocuments) {
-  const std::vector<nlohmann::json> golden = LoadGolden();
+  const std::vector<nlohmann::json> golden = reference::DatatroveGolden();
   ASSERT_GT(golden.size(), 1000u) << "testdata/datatrove_golden.jsonl.gz is missing";
   std::map<std::string, std::unique_ptr<pipeline::Filter>> filters;
   for (const std::string& name : DefaultFilterOrder()) {

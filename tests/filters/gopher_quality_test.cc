@@ -10,50 +10,19 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/document.h"
+#include "tests/filters/reference_data.h"
 #include "yaml-cpp/yaml.h"
 
 namespace winnow::filters {
 namespace {
 
+using reference::DatatroveCases;
+using reference::DatatroveGolden;
+
 using pipeline::Document;
 using pipeline::Verdict;
 
 const std::string kData = std::string(WINNOW_SHARED_DIR) + "/data";
-
-std::vector<nlohmann::json> Cases(const std::string& filter) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(kData + "/filters/datatrove_cases.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json c = nlohmann::json::parse(line);
-    if (c["filter"] == filter) out.push_back(c);
-  }
-  return out;
-}
-
-// Every line of the gzipped JSONL golden file datatrove's own filters produced
-// (bench/datatrove_parity.py).
-std::vector<nlohmann::json> Golden() {
-  std::vector<nlohmann::json> out;
-  gzFile f =
-      gzopen((std::string(WINNOW_SOURCE_DIR) + "/tests/filters/testdata/datatrove_golden.jsonl.gz")
-                 .c_str(),
-             "rb");
-  if (f == nullptr) return out;
-  std::string data;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) data.append(buf, n);
-  gzclose(f);
-  size_t start = 0;
-  while (start < data.size()) {
-    size_t nl = data.find('\n', start);
-    if (nl == std::string::npos) nl = data.size();
-    if (nl > start) out.push_back(nlohmann::json::parse(data.substr(start, nl - start)));
-    start = nl + 1;
-  }
-  return out;
-}
 
 GopherQualityFilter Make(const nlohmann::json& params = nlohmann::json::object(),
                          bool fineweb_v1 = false) {
@@ -92,7 +61,7 @@ std::string Words(const std::string& words, int n) {
 }
 
 TEST(GopherQuality, PassesEveryDatatroveCase) {
-  const auto cases = Cases("gopher_quality");
+  const auto cases = DatatroveCases("gopher_quality");
   ASSERT_EQ(cases.size(), 7u);
   for (const auto& c : cases) {
     const Verdict v = Decide(Make(c["params"]), c["text"]);
@@ -104,7 +73,7 @@ TEST(GopherQuality, PassesEveryDatatroveCase) {
 }
 
 TEST(GopherQuality, MatchesDatatroveOnRealText) {
-  const auto golden = Golden();
+  const auto golden = DatatroveGolden();
   ASSERT_GT(golden.size(), 1000u);
   const GopherQualityFilter f = Make();
   size_t compared = 0, agree = 0;

@@ -10,50 +10,19 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/document.h"
+#include "tests/filters/reference_data.h"
 #include "yaml-cpp/yaml.h"
 
 namespace winnow::filters {
 namespace {
 
+using reference::DatatroveCases;
+using reference::DatatroveGolden;
+
 using pipeline::Document;
 using pipeline::Verdict;
 
 const std::string kData = std::string(WINNOW_SHARED_DIR) + "/data";
-
-std::vector<nlohmann::json> Cases(const std::string& filter) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(kData + "/filters/datatrove_cases.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json c = nlohmann::json::parse(line);
-    if (c["filter"] == filter) out.push_back(c);
-  }
-  return out;
-}
-
-// Every line of the gzipped JSONL golden file datatrove's own filters produced
-// (bench/datatrove_parity.py).
-std::vector<nlohmann::json> Golden() {
-  std::vector<nlohmann::json> out;
-  gzFile f =
-      gzopen((std::string(WINNOW_SOURCE_DIR) + "/tests/filters/testdata/datatrove_golden.jsonl.gz")
-                 .c_str(),
-             "rb");
-  if (f == nullptr) return out;
-  std::string data;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) data.append(buf, n);
-  gzclose(f);
-  size_t start = 0;
-  while (start < data.size()) {
-    size_t nl = data.find('\n', start);
-    if (nl == std::string::npos) nl = data.size();
-    if (nl > start) out.push_back(nlohmann::json::parse(data.substr(start, nl - start)));
-    start = nl + 1;
-  }
-  return out;
-}
 
 GopherRepetitionFilter Make(const nlohmann::json& params = nlohmann::json::object()) {
   GopherRepetitionOptions options;
@@ -72,7 +41,7 @@ Verdict Decide(const GopherRepetitionFilter& f, std::string text) {
 std::string Reason(const Verdict& v) { return v.kept ? "kept" : v.reason; }
 
 TEST(GopherRepetition, PassesEveryDatatroveCase) {
-  const auto cases = Cases("gopher_repetition");
+  const auto cases = DatatroveCases("gopher_repetition");
   ASSERT_EQ(cases.size(), 8u);
   for (const auto& c : cases) {
     const Verdict v = Decide(Make(c["params"]), c["text"]);
@@ -84,7 +53,7 @@ TEST(GopherRepetition, PassesEveryDatatroveCase) {
 }
 
 TEST(GopherRepetition, MatchesDatatroveOnRealText) {
-  const auto golden = Golden();
+  const auto golden = DatatroveGolden();
   ASSERT_GT(golden.size(), 1000u);
   const GopherRepetitionFilter f = Make();
   size_t compared = 0, agree = 0;

@@ -11,11 +11,15 @@
 #include "filters/internal/url_parts.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "tests/filters/reference_data.h"
 #include "tests/util/temp_dir.h"
 #include "yaml-cpp/yaml.h"
 
 namespace winnow::filters {
 namespace {
+
+using reference::DatatroveCases;
+using reference::DatatroveGolden;
 
 using pipeline::Document;
 using pipeline::Verdict;
@@ -36,17 +40,6 @@ YAML::Node JsonToYaml(const nlohmann::json& j) {
   if (j.is_string()) return YAML::Node(j.get<std::string>());
   if (j.is_null()) return YAML::Node();
   return YAML::Node(j.dump());  // numbers and booleans as their text, read back by the binder
-}
-
-std::vector<nlohmann::json> Cases(const std::string& filter) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(kData + "/filters/datatrove_cases.jsonl");
-  std::string line;
-  while (std::getline(in, line)) {
-    nlohmann::json c = nlohmann::json::parse(line);
-    if (c["filter"] == filter) out.push_back(c);
-  }
-  return out;
 }
 
 // The reference's default: the integrated word lists, plus `extra`.
@@ -70,7 +63,7 @@ void WriteFile(const std::string& path, const std::string& text, bool gzip) {
 }
 
 TEST(UrlFilter, PassesDatatroveCases) {
-  const std::vector<nlohmann::json> cases = Cases("url");
+  const std::vector<nlohmann::json> cases = DatatroveCases("url");
   ASSERT_EQ(cases.size(), 8u);
   for (const nlohmann::json& c : cases) {
     UrlFilterOptions options;
