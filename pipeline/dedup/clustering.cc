@@ -1,10 +1,15 @@
 #include "pipeline/dedup/clustering.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -83,74 +88,118 @@ std::string Cat(std::string_view a, std::string_view b) {
   return out;
 }
 
+// glibc keeps what RocksDB frees (blocks, memtables, write batches) in its arenas, where it
+// fragments and adds up over a long Finalize; this gives the free pages back to the OS.
+void ReleaseMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+// With FinalizeOptions::release_memory: memory is released after every step and every
+// kReleaseEvery bytes written.
+constexpr uint64_t kReleaseEvery = uint64_t{256} << 20;
+
 // One thread's writes during a step, per destination partition (no write-ahead log: a crashed
-// Finalize starts over). They are sorted before each write, since a memtable takes keys in
-// order much faster, and written when a partition's or the thread's total grows too big.
+// Finalize starts over). Each destination packs its writes into one buffer (few allocations)
+// and sorts them before writing, since a memtable takes keys in order much faster; it writes
+// when its buffer or the thread's total grows too big.
 class Fanout {
  public:
-  Fanout(std::span<Partition* const> partitions, const FinalizeOptions& options)
-      : partitions_(partitions),
-        options_(options),
-        ops_(partitions.size()),
-        bytes_(partitions.size()) {
+  Fanout(std::span<Partition* const> partitions, const FinalizeOptions& options,
+         std::atomic<uint64_t>* written)
+      : partitions_(partitions), options_(options), written_(written), pending_(partitions.size()) {
     write_options_.disableWAL = true;
   }
 
-  absl::Status Put(int p, Column column, std::string key, std::string_view value) {
-    return Add(p, {column, false, std::move(key), std::string(value)});
+  absl::Status Put(int p, Column column, std::string_view key, std::string_view value) {
+    return Add(p, column, false, key, value);
   }
-  absl::Status Merge(int p, Column column, std::string key, std::string_view value) {
-    return Add(p, {column, true, std::move(key), std::string(value)});
+  absl::Status Merge(int p, Column column, std::string_view key, std::string_view value) {
+    return Add(p, column, true, key, value);
   }
   // Writes everything pending.
   absl::Status Finish() {
-    for (size_t p = 0; p < ops_.size(); ++p) WINNOW_RETURN_IF_ERROR(Write(p));
+    for (size_t p = 0; p < pending_.size(); ++p) WINNOW_RETURN_IF_ERROR(Write(p));
     return absl::OkStatus();
   }
 
  private:
-  struct Op {
+  // A write in Pending::data: column (1 byte), merge (1), key size (4), value size (4), key,
+  // value.
+  static constexpr size_t kHeader = 10;
+  struct Pending {
+    std::string data;
+    std::vector<uint32_t> offsets;
+  };
+  struct Record {
     Column column;
     bool merge;
-    std::string key, value;
+    std::string_view key, value;
   };
 
-  absl::Status Add(int p, Op op) {
-    const size_t bytes = op.key.size() + op.value.size() + sizeof(Op);
-    bytes_[p] += bytes;
-    pending_ += bytes;
-    ops_[p].push_back(std::move(op));
-    if (bytes_[p] >= options_.write_batch_bytes) return Write(p);
-    if (pending_ >= options_.thread_pending_bytes) return Finish();
+  static Record Read(const std::string& data, uint32_t offset) {
+    const char* at = data.data() + offset;
+    uint32_t key_size, value_size;
+    std::memcpy(&key_size, at + 2, 4);
+    std::memcpy(&value_size, at + 6, 4);
+    return {static_cast<Column>(at[0]),
+            at[1] != 0,
+            {at + kHeader, key_size},
+            {at + kHeader + key_size, value_size}};
+  }
+
+  absl::Status Add(int p, Column column, bool merge, std::string_view key, std::string_view value) {
+    Pending& pending = pending_[p];
+    const size_t before = pending.data.size();
+    pending.offsets.push_back(static_cast<uint32_t>(before));
+    const uint32_t key_size = static_cast<uint32_t>(key.size());
+    const uint32_t value_size = static_cast<uint32_t>(value.size());
+    char header[kHeader] = {static_cast<char>(column), static_cast<char>(merge)};
+    std::memcpy(header + 2, &key_size, 4);
+    std::memcpy(header + 6, &value_size, 4);
+    pending.data.append(header, kHeader).append(key).append(value);
+    total_ += pending.data.size() - before;
+    if (pending.data.size() >= options_.write_batch_bytes) return Write(p);
+    if (total_ >= options_.thread_pending_bytes) return Finish();
     return absl::OkStatus();
   }
 
   absl::Status Write(size_t p) {
-    std::vector<Op>& ops = ops_[p];
-    if (ops.empty()) return absl::OkStatus();
+    Pending& pending = pending_[p];
+    if (pending.offsets.empty()) return absl::OkStatus();
     // Stable: two writes of one key keep their order.
-    std::stable_sort(ops.begin(), ops.end(), [](const Op& a, const Op& b) {
-      return a.column != b.column ? a.column < b.column : a.key < b.key;
-    });
-    rocksdb::WriteBatch batch;
+    std::stable_sort(pending.offsets.begin(), pending.offsets.end(),
+                     [&data = pending.data](uint32_t a, uint32_t b) {
+                       const Record x = Read(data, a), y = Read(data, b);
+                       return x.column != y.column ? x.column < y.column : x.key < y.key;
+                     });
+    rocksdb::WriteBatch batch(pending.data.size() + 16 * pending.offsets.size());
     rocksdb::Status s;
-    for (const Op& op : ops) {
-      rocksdb::ColumnFamilyHandle* cf = partitions_[p]->cf(op.column);
-      s = op.merge ? batch.Merge(cf, op.key, op.value) : batch.Put(cf, op.key, op.value);
+    for (uint32_t offset : pending.offsets) {
+      const Record r = Read(pending.data, offset);
+      rocksdb::ColumnFamilyHandle* cf = partitions_[p]->cf(r.column);
+      s = r.merge ? batch.Merge(cf, ToSlice(r.key), ToSlice(r.value))
+                  : batch.Put(cf, ToSlice(r.key), ToSlice(r.value));
       if (!s.ok()) break;
     }
     if (s.ok()) s = partitions_[p]->db()->Write(write_options_, &batch);
-    pending_ -= bytes_[p];
-    bytes_[p] = 0;
-    ops.clear();
+    const uint64_t before = written_->fetch_add(pending.data.size());
+    if (options_.release_memory &&
+        before / kReleaseEvery != (before + pending.data.size()) / kReleaseEvery) {
+      ReleaseMemory();
+    }
+    total_ -= pending.data.size();
+    pending.data.clear();
+    pending.offsets.clear();
     return FromRocks(s, absl::StrCat("writing to ", partitions_[p]->path()));
   }
 
   std::span<Partition* const> partitions_;
   const FinalizeOptions& options_;
-  std::vector<std::vector<Op>> ops_;
-  std::vector<size_t> bytes_;
-  size_t pending_ = 0;
+  std::atomic<uint64_t>* written_;  // by all threads of the Finalize
+  std::vector<Pending> pending_;
+  size_t total_ = 0;
   rocksdb::WriteOptions write_options_;
 };
 
@@ -246,11 +295,13 @@ class Clustering {
   // done when Step returns.
   absl::Status Step(const std::function<absl::Status(int, Fanout&)>& fn) {
     for (StepCounts& c : counts_) c = StepCounts();
-    return Each([&](int p) -> absl::Status {
-      Fanout out(parts_, options_);
+    absl::Status status = Each([&](int p) -> absl::Status {
+      Fanout out(parts_, options_, &written_);
       WINNOW_RETURN_IF_ERROR(fn(p, out));
       return out.Finish();
     });
+    if (options_.release_memory) ReleaseMemory();
+    return status;
   }
 
   // Step(), adding its wall time to *seconds.
@@ -420,6 +471,7 @@ class Clustering {
   const FinalizeOptions& options_;
   tbb::task_arena arena_;
   std::vector<StepCounts> counts_;
+  std::atomic<uint64_t> written_{0};
 };
 
 }  // namespace

@@ -39,6 +39,7 @@ struct FinalizeOptions {
   size_t write_batch_bytes = 256 << 10;   // a thread writes to a partition once this is pending
   size_t thread_pending_bytes = 4 << 20;  // a thread writes all its batches past this total
   int max_label_jumps = 16;               // label-of-label hops per label change (long chains)
+  bool release_memory = true;             // glibc: give freed heap back to the OS after every step
 };
 
 struct FinalizeReport {

@@ -127,7 +127,7 @@ absl::StatusOr<std::unique_ptr<Partition>> Partition::Open(const std::string& pa
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.write_buffer_manager =
-      std::make_shared<rocksdb::WriteBufferManager>(budget / 2, cache, /*allow_stall=*/true);
+      std::make_shared<rocksdb::WriteBufferManager>(budget / 2, cache);
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 2;
   db_options.max_manifest_file_size = size_t{64} << 20;
@@ -158,7 +158,7 @@ absl::StatusOr<std::unique_ptr<Partition>> Partition::Open(const std::string& pa
     const bool looked_up = c == kWork || c == kResults;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(looked_up ? filtered : table));
     cf.write_buffer_size = std::max<size_t>(budget / 8, size_t{1} << 20);
-    cf.max_write_buffer_number = 3;
+    cf.max_write_buffer_number = 2;
     cf.level_compaction_dynamic_level_bytes = true;
     if (c == kBands || c == kDocs) {
       // Written in bulk by Add, read only by Finalize's scans: append-only memtables sorted

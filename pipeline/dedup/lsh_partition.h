@@ -108,7 +108,6 @@ class PrefixIterator {
   PrefixIterator(const Partition& partition, Column column, std::string prefix,
                  rocksdb::ReadOptions options = ScanOptions());
   void SeekToFirst() { it_->Seek(lower_); }
-  void Seek(std::string_view target) { it_->Seek(ToSlice(target)); }
   // Seek for ascending targets: a few Next() first, which is cheaper when the target is near.
   void SeekForward(std::string_view target);
   bool Valid() const { return it_->Valid(); }
