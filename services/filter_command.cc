@@ -88,6 +88,9 @@ int FilterMain(const FilterFlags& flags) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
                             static_cast<size_t>(threads));
   std::ios::sync_with_stdio(false);
+  // cin is tied to cout: every read would flush cout from the reading thread while the writing
+  // thread appends to it. Untie them; the pipeline's two serial stages then never share a stream.
+  std::cin.tie(nullptr);
   int64_t number = 0;
   tbb::parallel_pipeline(
       static_cast<size_t>(threads) * 8,
