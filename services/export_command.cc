@@ -12,6 +12,7 @@ namespace {
 
 struct ExportFlags {
   std::string data_dir;
+  bool include_duplicates = false;
   std::string format = "jsonl";
   std::string out;
   std::string tokenizer;
@@ -34,6 +35,7 @@ int ExportMain(const ExportFlags& flags) {
     return kExitIoError;
   }
   pipeline::JsonlExportOptions export_options;
+  export_options.include_duplicates = flags.include_duplicates;
   export_options.compression = flags.compression == "zstd" ? pipeline::ExportCompression::kZstd
                                                            : pipeline::ExportCompression::kGzip;
   auto summary = pipeline::ExportJsonl(**store, flags.out, export_options);
@@ -61,6 +63,8 @@ void AddExportCommand(CLI::App& app, CommandFn* run) {
   sub->add_option("--compression", flags->compression, "gzip or zstd")
       ->check(CLI::IsMember({"gzip", "zstd"}))
       ->capture_default_str();
+  sub->add_flag("--include-duplicates", flags->include_duplicates,
+                "also documents dedup removed, with metadata.duplicate_of and duplicate_kind");
   sub->callback([flags, run] { *run = [flags] { return ExportMain(*flags); }; });
 }
 

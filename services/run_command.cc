@@ -47,6 +47,9 @@ int RunMain(RunFlags& flags) {
   std::vector<std::string> order;
   for (const auto& filter : chain->filters) order.emplace_back(filter->name());
   std::printf("%s", pipeline::FormatSummary(report->per_input, report->total, order).c_str());
+  std::map<std::string, pipeline::DedupReport> dedup;
+  for (const pipeline::DedupGroupResult& group : report->dedup) dedup[group.group] = group.report;
+  std::printf("%s", pipeline::FormatDedupSummary(dedup).c_str());
   if (!report->skipped_inputs.empty()) {
     std::printf(
         "\n%zu input(s) already stored in %s with this config were skipped (--redo to redo)\n",

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "pipeline/run/config.h"
+#include "pipeline/run/dedup_stage.h"
 #include "pipeline/run/report.h"
 #include "pipeline/store/shard_store.h"
 #include "services/commands.h"
@@ -28,6 +29,12 @@ int StatsMain(const StatsFlags& flags) {
     std::fprintf(stderr, "winnow stats: %s\n", std::string(inputs.status().message()).c_str());
     return kExitIoError;
   }
+  absl::StatusOr<std::map<std::string, pipeline::DedupReport>> dedup =
+      pipeline::StoredDedupReports(**store);
+  if (!dedup.ok()) {
+    std::fprintf(stderr, "winnow stats: %s\n", std::string(dedup.status().message()).c_str());
+    return kExitIoError;
+  }
   pipeline::Stats total;
   std::vector<std::pair<std::string, pipeline::Stats>> rows;
   nlohmann::json per_input = nlohmann::json::object();
@@ -39,7 +46,9 @@ int StatsMain(const StatsFlags& flags) {
     rows.emplace_back(input, std::move(stats));
   }
   if (flags.json) {
-    nlohmann::json out = {{"total", total.ToJson()}, {"inputs", per_input}};
+    nlohmann::json groups = nlohmann::json::object();
+    for (const auto& [group, report] : *dedup) groups[group] = report.ToJson();
+    nlohmann::json out = {{"total", total.ToJson()}, {"inputs", per_input}, {"dedup", groups}};
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     // Filters in the order the run applied them (its saved config), when that is known.
@@ -51,6 +60,7 @@ int StatsMain(const StatsFlags& flags) {
         order.push_back(name.as<std::string>(""));
     }
     std::printf("%s", pipeline::FormatSummary(rows, total, order).c_str());
+    std::printf("%s", pipeline::FormatDedupSummary(*dedup).c_str());
   }
   return kExitOk;
 }

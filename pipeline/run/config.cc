@@ -46,6 +46,19 @@ std::vector<Section> Schema(RunConfig& c) {
         {"max_dropped_examples_per_reason", &c.store.max_dropped_examples_per_reason},
         {"compress", &c.store.compress},
         {"sync_commits", &c.store.sync_commits}}},
+      {"dedup",
+       {{"enabled", &c.dedup.enabled},
+        {"scope", &c.dedup.scope},
+        {"exact", &c.dedup.options.exact},
+        {"near", &c.dedup.options.near},
+        {"ngram", &c.dedup.options.minhash.ngram},
+        {"bands", &c.dedup.options.minhash.bands},
+        {"rows", &c.dedup.options.minhash.rows},
+        {"hash", &c.dedup.options.minhash.hash},
+        {"seed", &c.dedup.options.minhash.seed},
+        {"num_partitions", &c.dedup.options.num_partitions},
+        {"memory_mib", &c.dedup.options.memory_mib},
+        {"threads", &c.dedup.options.threads}}},
   };
 }
 
@@ -94,8 +107,9 @@ absl::StatusOr<RunConfig> ParseConfig(const std::string& yaml_text, const std::s
       if (key == s.name) section = &s;
     }
     if (section == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          origin, ": unknown section '", key, "' (known: reader, extract, fetch, store, filters)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": unknown section '", key,
+                       "' (known: reader, extract, fetch, store, dedup, filters)"));
     }
     if (entry.second.IsNull()) continue;
     if (!entry.second.IsMap()) {
@@ -119,6 +133,13 @@ absl::StatusOr<RunConfig> ParseConfig(const std::string& yaml_text, const std::s
     return absl::InvalidArgumentError(
         absl::StrCat(origin, ": store.num_shards must be between 1 and 4096"));
   }
+  if (config.dedup.scope != "snapshot" && config.dedup.scope != "all") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        origin, ": dedup.scope must be snapshot or all, not '", config.dedup.scope, "'"));
+  }
+  if (absl::Status s = ValidateDedupOptions(config.dedup.options); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", s.message()));
+  }
   if (config.fetch.max_attempts < 1) {
     return absl::InvalidArgumentError(absl::StrCat(origin, ": fetch.max_attempts must be >= 1"));
   }
@@ -134,11 +155,12 @@ absl::StatusOr<RunConfig> LoadConfig(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
-std::string ConfigToYaml(const RunConfig& const_config) {
+std::string ConfigToYaml(const RunConfig& const_config, bool with_dedup) {
   RunConfig config = const_config;  // Schema binds mutable pointers; we only read through them
   YAML::Emitter out;
   out << YAML::BeginMap;
   for (const Section& section : Schema(config)) {
+    if (!with_dedup && std::string_view(section.name) == "dedup") continue;
     out << YAML::Key << section.name << YAML::Value << YAML::BeginMap;
     for (const Field& field : section.fields) {
       out << YAML::Key << field.name << YAML::Value;

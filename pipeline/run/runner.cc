@@ -246,8 +246,13 @@ absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config
   if (!store.ok()) return store.status();
 
   // Inputs already stored under the same config are done; a changed config redoes everything.
+  // Dedup settings do not count: they change the marks, which the dedup stage redoes itself.
   const std::string yaml = ConfigToYaml(config);
-  const bool same_config = ReadFileOrEmpty(options.data_dir + "/config.yaml") == yaml;
+  const std::string saved_yaml = ReadFileOrEmpty(options.data_dir + "/config.yaml");
+  const absl::StatusOr<RunConfig> saved = ParseConfig(saved_yaml, "config.yaml");
+  const bool same_config =
+      !saved_yaml.empty() && saved.ok() &&
+      ConfigToYaml(*saved, /*with_dedup=*/false) == ConfigToYaml(config, /*with_dedup=*/false);
   if (absl::Status s = SaveConfig(options.data_dir, yaml); !s.ok()) return s;
 
   const int threads = options.threads > 0
@@ -281,6 +286,10 @@ absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config
     report.total.Merge(stats);
     report.per_input.emplace_back(input.location, std::move(stats));
   }
+  absl::StatusOr<std::vector<DedupGroupResult>> dedup = DedupStore(
+      **store, config.dedup, options.data_dir + "/dedup-work", threads, options.progress);
+  if (!dedup.ok()) return dedup.status();
+  report.dedup = std::move(*dedup);
   if (absl::Status s = (*store)->WriteStatsJson(); !s.ok()) return s;
   report.seconds = SecondsSince(start);
   return report;

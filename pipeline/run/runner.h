@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "pipeline/filter.h"
 #include "pipeline/run/config.h"
+#include "pipeline/run/dedup_stage.h"
 #include "pipeline/stats.h"
 
 namespace winnow::pipeline {
@@ -33,12 +34,14 @@ struct RunReport {
   std::vector<std::pair<std::string, Stats>> per_input;  // in processing order
   std::vector<std::string> skipped_inputs;               // already stored with the same config
   std::vector<std::pair<std::string, std::string>> failed_inputs;  // input, error
+  std::vector<DedupGroupResult> dedup;  // per snapshot (or "*"), after the inputs
   double seconds = 0;
 };
 
-// Runs the pipeline. Filters run in the given order on every extracted page. Returns an error only
-// for problems that stop the whole run (bad data dir, no inputs); a failed input is reported in
-// RunReport::failed_inputs and the run goes on.
+// Runs the pipeline. Filters run in the given order on every extracted page; then the stored
+// documents are deduplicated per snapshot (dedup_stage.h), unless config.dedup disables it. Returns
+// an error only for problems that stop the whole run (bad data dir, no inputs); a failed input is
+// reported in RunReport::failed_inputs and the run goes on.
 absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config,
                               const std::vector<std::unique_ptr<Filter>>& filters);
 

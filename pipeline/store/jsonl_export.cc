@@ -199,24 +199,26 @@ absl::StatusOr<ExportSummary> ExportJsonl(ShardStore& store, const std::string& 
     return status.ok();
   };
   std::string line;
-  const absl::Status scan = store.ForEachDocument([&](const Document& doc) {
-    if (file == nullptr) {
-      const std::string name = absl::StrFormat("%05d%s", summary.files, extension);
-      file = std::make_unique<CompressedFile>(options.compression, options.level);
-      status = file->Open((fs::path(out_dir) / absl::StrCat(".", name, ".tmp")).string(),
-                          (fs::path(out_dir) / name).string());
-      if (!status.ok()) return false;
-      ++summary.files;
-      written.insert(name);
-    }
-    line = ToDatatroveJson(doc).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    line += '\n';
-    status = file->Write(line);
-    if (!status.ok()) return false;
-    ++summary.documents;
-    if (++in_file == options.max_documents_per_file) return finish_file();
-    return true;
-  });
+  const absl::Status scan = store.ForEachDocument(
+      [&](const Document& doc) {
+        if (file == nullptr) {
+          const std::string name = absl::StrFormat("%05d%s", summary.files, extension);
+          file = std::make_unique<CompressedFile>(options.compression, options.level);
+          status = file->Open((fs::path(out_dir) / absl::StrCat(".", name, ".tmp")).string(),
+                              (fs::path(out_dir) / name).string());
+          if (!status.ok()) return false;
+          ++summary.files;
+          written.insert(name);
+        }
+        line = ToDatatroveJson(doc).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        line += '\n';
+        status = file->Write(line);
+        if (!status.ok()) return false;
+        ++summary.documents;
+        if (++in_file == options.max_documents_per_file) return finish_file();
+        return true;
+      },
+      options.include_duplicates ? ShardStore::DocumentSet::kAll : ShardStore::DocumentSet::kKept);
   if (status.ok() && !scan.ok()) status = scan;
   if (status.ok() && file != nullptr) finish_file();
   if (!status.ok()) return status;  // `file`, if any, removes its temporary file

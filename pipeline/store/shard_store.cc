@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <queue>
 #include <utility>
 
@@ -28,9 +29,18 @@ namespace fs = std::filesystem;
 
 // Column families of every shard, in this order; "default" exists too (RocksDB needs it) but
 // holds nothing.
-enum Column { kDocuments, kDropped, kStats, kSignatures, kLshBands, kNumColumns };
-constexpr const char* kColumnNames[kNumColumns] = {"documents", "dropped", "stats", "signatures",
-                                                   "lsh_bands"};
+enum Column {
+  kDocuments,
+  kDropped,
+  kStats,
+  kSignatures,
+  kLshBands,
+  kDuplicates,
+  kMeta,
+  kNumColumns
+};
+constexpr const char* kColumnNames[kNumColumns] = {"documents", "dropped",    "stats", "signatures",
+                                                   "lsh_bands", "duplicates", "meta"};
 
 constexpr char kManifestName[] = "MANIFEST";
 constexpr char kManifestFormat[] = "winnow-shards";
@@ -304,8 +314,9 @@ class InputWriterImpl final : public ShardStore::InputWriter {
  public:
   InputWriterImpl(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* const* columns,
                   std::string snapshot, std::string input, bool replace,
-                  const StoreOptions& options)
+                  const StoreOptions& options, std::function<absl::Status()> before_commit)
       : db_(db),
+        before_commit_(std::move(before_commit)),
         snapshot_(std::move(snapshot)),
         input_(std::move(input)),
         max_dropped_(options.max_dropped_examples_per_reason),
@@ -324,7 +335,7 @@ class InputWriterImpl final : public ShardStore::InputWriter {
     // Deletions first: in one batch, later entries win, so the new data survives them.
     if (replace) {
       const std::string end = PrefixEnd(prefix_);
-      for (Column c : {kDocuments, kDropped, kStats, kSignatures}) {
+      for (Column c : {kDocuments, kDropped, kStats, kSignatures, kDuplicates}) {
         if (columns_[c] != nullptr) Check(batch_.DeleteRange(columns_[c], prefix_, end));
       }
     }
@@ -353,6 +364,7 @@ class InputWriterImpl final : public ShardStore::InputWriter {
     if (committed_) return absl::FailedPreconditionError("InputWriter::Commit called twice");
     if (!status_.ok()) return status_;
     if (!Check(batch_.Put(columns_[kStats], prefix_, DumpJson(stats.ToJson())))) return status_;
+    if (!Check(before_commit_())) return status_;
     rocksdb::WriteOptions write_options;
     write_options.sync = sync_;
     absl::Status status = FromRocks(db_->Write(write_options, &batch_),
@@ -382,6 +394,7 @@ class InputWriterImpl final : public ShardStore::InputWriter {
   }
 
   rocksdb::DB* db_;
+  std::function<absl::Status()> before_commit_;
   rocksdb::ColumnFamilyHandle* columns_[kNumColumns] = {};
   std::string snapshot_, input_, prefix_;
   int max_dropped_;
@@ -551,8 +564,16 @@ std::unique_ptr<ShardStore::InputWriter> ShardStore::StartInput(const std::strin
   // compaction drops them. An error reading counts as "maybe": replace.
   const absl::StatusOr<bool> committed = HasInput(snapshot, input);
   const bool replace = !committed.ok() || *committed;
+  // A commit changes what the dedup state of the input's snapshot (and of "all") describes:
+  // that state is dropped before the commit, so a crash in between only redoes a dedup.
+  auto invalidate = [this, snapshot]() -> absl::Status {
+    for (const std::string& name : {"dedup/" + snapshot, std::string("dedup/*")}) {
+      if (absl::Status status = PutMeta(name, std::nullopt); !status.ok()) return status;
+    }
+    return absl::OkStatus();
+  };
   return std::make_unique<InputWriterImpl>(shard.db, shard.columns, snapshot, input, replace,
-                                           options_);
+                                           options_, std::move(invalidate));
 }
 
 absl::StatusOr<bool> ShardStore::HasInput(const std::string& snapshot, const std::string& input) {
@@ -567,18 +588,20 @@ absl::StatusOr<bool> ShardStore::HasInput(const std::string& snapshot, const std
 }
 
 absl::Status ShardStore::MergeColumn(
-    int column,
-    const std::function<absl::Status(std::string_view key, std::string_view value, bool* more)>&
-        fn) {
+    int column, const std::function<absl::Status(int shard, std::string_view key,
+                                                 std::string_view value, bool* more)>& fn) {
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;  // a full scan would only evict what point reads need
   read_options.readahead_size = 2 << 20;
   std::vector<std::unique_ptr<rocksdb::Iterator>> iterators;
   std::vector<const Shard*> owners;
-  for (const auto& shard : shards_) {
+  std::vector<int> owner_index;
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    const auto& shard = shards_[s];
     if (shard->columns[column] == nullptr) continue;
     iterators.emplace_back(shard->db->NewIterator(read_options, shard->columns[column]));
     owners.push_back(shard.get());
+    owner_index.push_back(static_cast<int>(s));
   }
   // A min-heap of iterator indices by current key; every shard's keys are sorted already.
   const auto after = [&iterators](size_t a, size_t b) {
@@ -606,7 +629,7 @@ absl::Status ShardStore::MergeColumn(
     heap.pop();
     bool more = true;
     const rocksdb::Iterator& it = *iterators[i];
-    if (absl::Status status = fn(std::string_view(it.key().data(), it.key().size()),
+    if (absl::Status status = fn(owner_index[i], std::string_view(it.key().data(), it.key().size()),
                                  std::string_view(it.value().data(), it.value().size()), &more);
         !status.ok()) {
       return status;
@@ -617,31 +640,221 @@ absl::Status ShardStore::MergeColumn(
   return absl::OkStatus();
 }
 
-absl::Status ShardStore::ForEachDocument(const std::function<bool(const Document&)>& fn) {
-  return MergeColumn(kDocuments, [&fn](std::string_view key, std::string_view value, bool* more) {
-    Document doc;
-    absl::Status status = DecodeDocument(key, value, &doc, nullptr, nullptr);
-    if (status.ok()) *more = fn(doc);
-    return status;
-  });
+absl::Status ShardStore::ForEachDocument(const std::function<bool(const Document&)>& fn,
+                                         DocumentSet which) {
+  return MergeColumn(kDocuments,
+                     [&](int shard, std::string_view key, std::string_view value, bool* more) {
+                       absl::StatusOr<std::optional<DuplicateMark>> mark = GetDuplicate(shard, key);
+                       if (!mark.ok()) return mark.status();
+                       if (mark->has_value() && which == DocumentSet::kKept)
+                         return absl::OkStatus();
+                       Document doc;
+                       absl::Status status = DecodeDocument(key, value, &doc, nullptr, nullptr);
+                       if (!status.ok()) return status;
+                       if (mark->has_value()) {
+                         nlohmann::json& of = doc.metadata["duplicate_of"];
+                         DocumentKey kept;
+                         if (DocumentKey::Decode((*mark)->kept_key, &kept)) {
+                           of = {{"file_path", kept.input}, {"offset", kept.offset}};
+                           if (!kept.snapshot.empty()) of["dump"] = kept.snapshot;
+                         }
+                         doc.metadata["duplicate_kind"] = (*mark)->kind;
+                       }
+                       *more = fn(doc);
+                       return absl::OkStatus();
+                     });
+}
+
+absl::Status ShardStore::ScanDocuments(
+    std::string_view key_prefix,
+    const std::function<bool(std::string_view key, const Document&)>& fn) {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  read_options.readahead_size = 2 << 20;
+  const std::string prefix(key_prefix);
+  for (const auto& shard : shards_) {
+    if (shard->columns[kDocuments] == nullptr) continue;
+    std::unique_ptr<rocksdb::Iterator> it(
+        shard->db->NewIterator(read_options, shard->columns[kDocuments]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      const std::string_view key(it->key().data(), it->key().size());
+      Document doc;
+      absl::Status status = DecodeDocument(
+          key, std::string_view(it->value().data(), it->value().size()), &doc, nullptr, nullptr);
+      if (!status.ok()) return status;
+      if (!fn(key, doc)) return absl::OkStatus();
+    }
+    if (absl::Status status = FromRocks(it->status(), absl::StrCat("reading ", shard->path));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// duplicates: key DocumentKey::Encode() of the duplicate, value kValueVersion + kind + kept key.
+absl::StatusOr<std::optional<ShardStore::DuplicateMark>> ShardStore::GetDuplicate(
+    int shard_index, std::string_view doc_key) {
+  const Shard& shard = *shards_[shard_index];
+  if (shard.columns[kDuplicates] == nullptr) return std::optional<DuplicateMark>();
+  std::string value;
+  const rocksdb::Status status =
+      shard.db->Get(rocksdb::ReadOptions(), shard.columns[kDuplicates],
+                    rocksdb::Slice(doc_key.data(), doc_key.size()), &value);
+  if (status.IsNotFound()) return std::optional<DuplicateMark>();
+  if (!status.ok()) return FromRocks(status, absl::StrCat("reading ", shard.path));
+  std::string_view in(value);
+  std::string_view kind, kept;
+  if (in.empty() || in.front() != kValueVersion) {
+    return absl::DataLossError(
+        absl::StrCat("undecodable duplicate mark for \"", Escape(doc_key), "\""));
+  }
+  in.remove_prefix(1);
+  if (!GetString(&in, &kind) || !GetString(&in, &kept)) {
+    return absl::DataLossError(
+        absl::StrCat("undecodable duplicate mark for \"", Escape(doc_key), "\""));
+  }
+  return std::optional<DuplicateMark>(DuplicateMark{std::string(kind), std::string(kept)});
+}
+
+absl::StatusOr<std::optional<ShardStore::DuplicateMark>> ShardStore::DuplicateOf(
+    const DocumentKey& key) {
+  return GetDuplicate(ShardOf(key.snapshot, key.input), key.Encode());
+}
+
+absl::Status ShardStore::ClearDuplicates(std::string_view key_prefix) {
+  if (options_.read_only) return absl::FailedPreconditionError("the shard store is read-only");
+  const std::string begin(key_prefix);
+  // Keys are "snapshot\0input\0offset" with printable snapshot names: 0xff… ends them all.
+  const std::string end = begin.empty() ? std::string(8, '\xff') : PrefixEnd(begin);
+  for (const auto& shard : shards_) {
+    if (shard->columns[kDuplicates] == nullptr) continue;
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_commits;
+    if (absl::Status status = FromRocks(
+            shard->db->DeleteRange(write_options, shard->columns[kDuplicates], begin, end),
+            absl::StrCat("clearing duplicate marks in ", shard->path));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ShardStore::PutDuplicates(
+    const std::vector<std::pair<std::string, DuplicateMark>>& marks) {
+  if (options_.read_only) return absl::FailedPreconditionError("the shard store is read-only");
+  std::vector<rocksdb::WriteBatch> batches(shards_.size());
+  for (const auto& [doc_key, mark] : marks) {
+    DocumentKey key;
+    if (!DocumentKey::Decode(doc_key, &key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("duplicate mark for an undecodable key \"", Escape(doc_key), "\""));
+    }
+    const int shard = ShardOf(key.snapshot, key.input);
+    std::string value(1, kValueVersion);
+    PutString(&value, mark.kind);
+    PutString(&value, mark.kept_key);
+    if (shards_[shard]->columns[kDuplicates] == nullptr) {
+      return absl::FailedPreconditionError("the shard store has no duplicates column");
+    }
+    if (absl::Status status =
+            FromRocks(batches[shard].Put(shards_[shard]->columns[kDuplicates], doc_key, value),
+                      "buffering duplicate marks");
+        !status.ok()) {
+      return status;
+    }
+  }
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    if (batches[s].Count() == 0) continue;
+    rocksdb::WriteOptions write_options;
+    write_options.sync = options_.sync_commits;
+    if (absl::Status status =
+            FromRocks(shards_[s]->db->Write(write_options, &batches[s]),
+                      absl::StrCat("writing duplicate marks to ", shards_[s]->path));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> ShardStore::CountDuplicates(std::string_view key_prefix) {
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  const std::string prefix(key_prefix);
+  uint64_t count = 0;
+  for (const auto& shard : shards_) {
+    if (shard->columns[kDuplicates] == nullptr) continue;
+    std::unique_ptr<rocksdb::Iterator> it(
+        shard->db->NewIterator(read_options, shard->columns[kDuplicates]));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++count;
+    if (absl::Status status = FromRocks(it->status(), absl::StrCat("reading ", shard->path));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return count;
+}
+
+absl::StatusOr<std::optional<std::string>> ShardStore::GetMeta(std::string_view name) {
+  const Shard& shard = *shards_[0];
+  if (shard.columns[kMeta] == nullptr) return std::optional<std::string>();
+  std::string value;
+  const rocksdb::Status status = shard.db->Get(rocksdb::ReadOptions(), shard.columns[kMeta],
+                                               rocksdb::Slice(name.data(), name.size()), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  if (!status.ok()) return FromRocks(status, absl::StrCat("reading ", shard.path));
+  return std::optional<std::string>(std::move(value));
+}
+
+absl::Status ShardStore::ForEachMeta(
+    std::string_view name_prefix,
+    const std::function<bool(std::string_view name, std::string_view value)>& fn) {
+  const Shard& shard = *shards_[0];
+  if (shard.columns[kMeta] == nullptr) return absl::OkStatus();
+  std::unique_ptr<rocksdb::Iterator> it(
+      shard.db->NewIterator(rocksdb::ReadOptions(), shard.columns[kMeta]));
+  const std::string prefix(name_prefix);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), absl::StrCat("reading ", shard.path));
+}
+
+absl::Status ShardStore::PutMeta(std::string_view name, std::optional<std::string_view> value) {
+  if (options_.read_only) return absl::FailedPreconditionError("the shard store is read-only");
+  const Shard& shard = *shards_[0];
+  rocksdb::WriteOptions write_options;
+  write_options.sync = options_.sync_commits;
+  const rocksdb::Slice key(name.data(), name.size());
+  const rocksdb::Status status = value.has_value()
+                                     ? shard.db->Put(write_options, shard.columns[kMeta], key,
+                                                     rocksdb::Slice(value->data(), value->size()))
+                                     : shard.db->Delete(write_options, shard.columns[kMeta], key);
+  return FromRocks(status, absl::StrCat("writing ", shard.path));
 }
 
 absl::Status ShardStore::ForEachDropped(
     const std::function<bool(const Document&, std::string_view filter, std::string_view reason)>&
         fn) {
-  return MergeColumn(kDropped, [&fn](std::string_view key, std::string_view value, bool* more) {
-    Document doc;
-    std::string_view filter, reason;
-    absl::Status status = DecodeDocument(key, value, &doc, &filter, &reason);
-    if (status.ok()) *more = fn(doc, filter, reason);
-    return status;
-  });
+  return MergeColumn(kDropped,
+                     [&fn](int, std::string_view key, std::string_view value, bool* more) {
+                       Document doc;
+                       std::string_view filter, reason;
+                       absl::Status status = DecodeDocument(key, value, &doc, &filter, &reason);
+                       if (status.ok()) *more = fn(doc, filter, reason);
+                       return status;
+                     });
 }
 
 absl::StatusOr<std::map<std::string, Stats>> ShardStore::InputStats() {
   std::map<std::string, Stats> result;
   absl::Status status =
-      MergeColumn(kStats, [&result](std::string_view key, std::string_view value, bool*) {
+      MergeColumn(kStats, [&result](int, std::string_view key, std::string_view value, bool*) {
         std::string snapshot, input;
         const nlohmann::json json = nlohmann::json::parse(value, nullptr, false);
         if (!SplitInputPrefix(key, &snapshot, &input) || json.is_discarded()) {
@@ -692,6 +905,16 @@ absl::Status ShardStore::WriteStatsJson() {
   nlohmann::json json = total.ToJson();
   json["inputs"] = inputs->size();
   json["num_shards"] = shards_.size();
+  nlohmann::json dedup = nlohmann::json::object();
+  absl::Status status = ForEachMeta("dedup/", [&](std::string_view name, std::string_view value) {
+    const nlohmann::json state = nlohmann::json::parse(value, nullptr, false);
+    if (state.is_object() && state.contains("report")) {
+      dedup[std::string(name.substr(6))] = state["report"];
+    }
+    return true;
+  });
+  if (!status.ok()) return status;
+  if (!dedup.empty()) json["dedup"] = dedup;
   return WriteFileAtomically((fs::path(data_dir_) / "stats.json").string(),
                              DumpJson(json, 2) + "\n");
 }

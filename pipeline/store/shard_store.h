@@ -3,7 +3,8 @@
 // Layout under DATA_DIR (DESIGN.md "Storage"):
 //   shards/MANIFEST   JSON {"format": "winnow-shards", "version": 1, "num_shards": N}
 //   shards/NNNN/      one RocksDB per shard (0000, 0001, …) with the column families
-//                     "documents", "dropped", "stats", "signatures", "lsh_bands"
+//                     "documents", "dropped", "stats", "signatures", "lsh_bands",
+//                     "duplicates" (dedup marks) and, in shard 0, "meta" (dedup state)
 //   stats.json        the merged Stats of every input (WriteStatsJson)
 //
 // Everything one input file produced lives in one shard, chosen by a stable hash of
@@ -15,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,8 +66,38 @@ class ShardStore {
   // Whether (snapshot, input) was committed before (a resumed run skips it).
   absl::StatusOr<bool> HasInput(const std::string& snapshot, const std::string& input);
 
+  // Which documents ForEachDocument visits: the curated set (duplicates left out), or every
+  // stored one, a duplicate's metadata then carrying "duplicate_of" {"dump", "file_path",
+  // "offset"} (its kept document's key) and "duplicate_kind" ("exact" or "near").
+  enum class DocumentSet { kKept, kAll };
   // Documents of all shards in DocumentKey order; stops early, with OK, when fn returns false.
-  absl::Status ForEachDocument(const std::function<bool(const Document&)>& fn);
+  absl::Status ForEachDocument(const std::function<bool(const Document&)>& fn,
+                               DocumentSet which = DocumentSet::kKept);
+  // Every stored document whose encoded key starts with `key_prefix` (e.g. "snapshot\0"; ""
+  // for all), shard after shard: faster than ForEachDocument when order does not matter.
+  absl::Status ScanDocuments(std::string_view key_prefix,
+                             const std::function<bool(std::string_view key, const Document&)>& fn);
+
+  // Duplicate marks (pipeline/dedup): a duplicate stays stored, marked with its kind and the
+  // encoded key of the document kept in its place. An input's commit clears its own marks.
+  struct DuplicateMark {
+    std::string kind;      // "exact" or "near"
+    std::string kept_key;  // DocumentKey::Encode() of the kept document
+  };
+  absl::StatusOr<std::optional<DuplicateMark>> DuplicateOf(const DocumentKey& key);
+  // Removes the marks of documents whose encoded key starts with `key_prefix` ("" for all).
+  absl::Status ClearDuplicates(std::string_view key_prefix);
+  // Writes marks keyed by encoded document keys (one batch per shard).
+  absl::Status PutDuplicates(const std::vector<std::pair<std::string, DuplicateMark>>& marks);
+  absl::StatusOr<uint64_t> CountDuplicates(std::string_view key_prefix = "");
+
+  // Small named records of the whole store (e.g. the dedup state of each snapshot), in shard 0.
+  absl::StatusOr<std::optional<std::string>> GetMeta(std::string_view name);
+  // nullopt deletes.
+  absl::Status PutMeta(std::string_view name, std::optional<std::string_view> value);
+  absl::Status ForEachMeta(
+      std::string_view name_prefix,
+      const std::function<bool(std::string_view name, std::string_view value)>& fn);
   // Kept examples of dropped documents, in DocumentKey order, with the filter and reason.
   absl::Status ForEachDropped(const std::function<bool(const Document&, std::string_view filter,
                                                        std::string_view reason)>& fn);
@@ -86,9 +118,9 @@ class ShardStore {
   int ShardOf(std::string_view snapshot, std::string_view input) const;
   // Visits one column family of every shard in key order (a k-way merge of shard iterators).
   absl::Status MergeColumn(
-      int column,
-      const std::function<absl::Status(std::string_view key, std::string_view value, bool* more)>&
-          fn);
+      int column, const std::function<absl::Status(int shard, std::string_view key,
+                                                   std::string_view value, bool* more)>& fn);
+  absl::StatusOr<std::optional<DuplicateMark>> GetDuplicate(int shard, std::string_view doc_key);
 
   std::string data_dir_;
   StoreOptions options_;

@@ -20,9 +20,10 @@ def main():
     winnow, shared = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as tmp:
         warc = f"{shared}/data/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz"
-        # Filters off: this checks the reader, extraction, storage and export path alone.
+        # Filters and dedup off: this checks the reader, extraction, storage and export path
+        # alone.
         with open(f"{tmp}/no-filters.yaml", "w") as f:
-            f.write("filters:\n  order: []\n")
+            f.write("filters:\n  order: []\ndedup:\n  enabled: false\n")
         subprocess.run([winnow, "run", "-q", warc, "--config", f"{tmp}/no-filters.yaml",
                         "--data-dir", f"{tmp}/data"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([winnow, "export", "--data-dir", f"{tmp}/data", "--format", "jsonl",
