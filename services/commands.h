@@ -16,6 +16,7 @@ void AddExtractCommand(CLI::App& app, CommandFn* run);
 void AddStatsCommand(CLI::App& app, CommandFn* run);
 void AddExportCommand(CLI::App& app, CommandFn* run);
 void AddFilterCommand(CLI::App& app, CommandFn* run);
+void AddDedupCommand(CLI::App& app, CommandFn* run);
 
 // Exit codes of the CLI contract.
 inline constexpr int kExitOk = 0;

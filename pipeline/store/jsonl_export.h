@@ -23,8 +23,8 @@ enum class ExportCompression {
 struct JsonlExportOptions {
   int64_t max_documents_per_file = 100000;                   // start a new file after this many
   ExportCompression compression = ExportCompression::kGzip;  // the files' format and extension
-  int level = -1;         // compression level; -1: the library's default (gzip 6, zstd 3)
-  bool overwrite = true;  // false: fail if OUT_DIR already holds numbered export files
+  int level = -1;                   // compression level; -1: the library's default (gzip 6, zstd 3)
+  bool overwrite = true;            // false: fail if OUT_DIR already holds numbered export files
   bool include_duplicates = false;  // also documents dedup marked, with "duplicate_of" metadata
 };
 
