@@ -17,6 +17,7 @@
 #include "pipeline/io/inputs.h"
 #include "pipeline/io/latest_snapshot.h"
 #include "pipeline/run/page.h"
+#include "pipeline/run/task.h"
 #include "pipeline/store/shard_store.h"
 #include "pipeline/warc/gzip_reader.h"
 
@@ -28,32 +29,6 @@ using Clock = std::chrono::steady_clock;
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// Counts the bytes that pass through, for progress and MB/s figures.
-class CountingStream final : public ByteStream {
- public:
-  CountingStream(std::unique_ptr<ByteStream> inner, std::atomic<uint64_t>* bytes)
-      : inner_(std::move(inner)), bytes_(bytes) {}
-  absl::StatusOr<size_t> Read(char* buf, size_t n) override {
-    absl::StatusOr<size_t> got = inner_->Read(buf, n);
-    if (got.ok()) bytes_->fetch_add(*got, std::memory_order_relaxed);
-    return got;
-  }
-  const std::string& name() const override { return inner_->name(); }
-
- private:
-  std::unique_ptr<ByteStream> inner_;
-  std::atomic<uint64_t>* bytes_;
-};
-
-// One record in flight through the task pipeline.
-struct Item {
-  WarcRecord record;
-  Document doc;
-  PageOutcome outcome;
-  std::string filter;  // the filter that dropped the document, when one did
-  std::string filter_reason;
-};
 
 // Writes a progress line at most every two seconds.
 class Progress {
@@ -85,106 +60,19 @@ class Progress {
   Clock::time_point last_ = Clock::now();
 };
 
-// Runs one input file: records are read in order, pages processed in parallel, results written
-// in order to one InputWriter and committed at the end.
+// Runs one input file into the store: ProcessInput (task.h), then one atomic commit.
 absl::Status RunInput(const InputFile& input, const std::string& label, const RunConfig& config,
                       const std::vector<std::unique_ptr<Filter>>& filters, int threads,
                       ShardStore& store, Progress& progress, Stats* stats) {
-  absl::StatusOr<std::unique_ptr<ByteStream>> raw = OpenInput(input.location, config.fetch);
-  if (!raw.ok()) return raw.status();
-  std::atomic<uint64_t> bytes{0};
-  std::unique_ptr<RecordReader> reader =
-      RecordReader::Open(std::make_unique<CountingStream>(std::move(*raw), &bytes), config.reader);
   std::unique_ptr<ShardStore::InputWriter> writer =
       store.StartInput(input.snapshot, input.location);
-
-  // URL-only filters run before extraction (see page.h); the others on the extracted text.
-  std::vector<const Filter*> url_filters, text_filters;
-  for (const auto& filter : filters) {
-    (filter->UrlOnly() ? url_filters : text_filters).push_back(filter.get());
-  }
-
-  absl::Status read_error;
   const auto start = Clock::now();
-  tbb::parallel_pipeline(
-      static_cast<size_t>(threads) * 4,
-      tbb::make_filter<void, std::shared_ptr<Item>>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> std::shared_ptr<Item> {
-            auto item = std::make_shared<Item>();
-            absl::StatusOr<bool> more = reader->Next(&item->record, stats);
-            if (!more.ok()) read_error = more.status();
-            if (!more.ok() || !*more) {
-              fc.stop();
-              return nullptr;
-            }
-            return item;
-          }) &
-          tbb::make_filter<std::shared_ptr<Item>, std::shared_ptr<Item>>(
-              tbb::filter_mode::parallel,
-              [&](std::shared_ptr<Item> item) {
-                item->doc.key.snapshot = input.snapshot;
-                item->doc.key.input = input.location;
-                item->outcome =
-                    RecordToDocument(item->record, config.extract, &item->doc, url_filters);
-                item->record.block.clear();
-                item->record.block.shrink_to_fit();
-                if (item->outcome.kind != PageOutcome::Kind::kDocument) return item;
-                for (const Filter* filter : text_filters) {
-                  Verdict verdict = filter->Check(&item->doc);
-                  if (!verdict.kept) {
-                    item->filter = std::string(filter->name());
-                    item->filter_reason = std::move(verdict.reason);
-                    break;
-                  }
-                }
-                return item;
-              }) &
-          tbb::make_filter<std::shared_ptr<Item>, void>(
-              tbb::filter_mode::serial_in_order, [&](std::shared_ptr<Item> item) {
-                const PageOutcome& outcome = item->outcome;
-                if (outcome.url_checked) {  // the URL-only filters ran, in order, until one dropped
-                  for (const Filter* filter : url_filters) {
-                    const std::string name(filter->name());
-                    if (name == outcome.filter) break;
-                    stats->Add(name + "/kept");
-                  }
-                }
-                switch (outcome.kind) {
-                  case PageOutcome::Kind::kSkipped:
-                    stats->Add("read/skipped/" + outcome.reason);
-                    break;
-                  case PageOutcome::Kind::kDropped:
-                    stats->Add("extract/dropped/" + outcome.reason);
-                    break;
-                  case PageOutcome::Kind::kFiltered:
-                    stats->Add(absl::StrCat(outcome.filter, "/dropped/", outcome.reason));
-                    writer->AddDropped(item->doc, outcome.filter, outcome.reason);
-                    break;
-                  case PageOutcome::Kind::kDocument:
-                    stats->Add("extract/kept");
-                    stats->Observe("extract/chars", static_cast<double>(item->doc.text.size()));
-                    for (const Filter* filter : text_filters) {
-                      const std::string name(filter->name());
-                      if (name == item->filter) {
-                        stats->Add(absl::StrCat(name, "/dropped/", item->filter_reason));
-                        break;
-                      }
-                      stats->Add(name + "/kept");
-                    }
-                    if (item->filter.empty()) {
-                      stats->Add("write/kept");
-                      writer->Add(item->doc);
-                    } else {
-                      writer->AddDropped(item->doc, item->filter, item->filter_reason);
-                    }
-                    break;
-                }
-                progress.Update(label, *stats, bytes.load(), SecondsSince(start), false);
-              }));
-  stats->Add("read/bytes", static_cast<int64_t>(bytes.load()));
-  progress.Update(label, *stats, bytes.load(), SecondsSince(start), true);
-  if (!read_error.ok()) return read_error;  // not committed: the input is retried next run
+  absl::Status status =
+      ProcessInput(input, config, filters, threads, writer.get(), stats,
+                   [&](const Stats& so_far, uint64_t bytes, bool final) {
+                     progress.Update(label, so_far, bytes, SecondsSince(start), final);
+                   });
+  if (!status.ok()) return status;  // not committed: the input is retried next run
   return writer->Commit(*stats);
 }
 
