@@ -17,6 +17,9 @@ void AddStatsCommand(CLI::App& app, CommandFn* run);
 void AddExportCommand(CLI::App& app, CommandFn* run);
 void AddFilterCommand(CLI::App& app, CommandFn* run);
 void AddDedupCommand(CLI::App& app, CommandFn* run);
+void AddServeCommand(CLI::App& app, CommandFn* run);
+void AddSubmitCommand(CLI::App& app, CommandFn* run);
+void AddStatusCommand(CLI::App& app, CommandFn* run);
 
 // Exit codes of the CLI contract.
 inline constexpr int kExitOk = 0;

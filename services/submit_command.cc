@@ -1,0 +1,199 @@
+// `winnow submit --coordinator HOST:PORT (--snapshot NAME | INPUT...) [--config FILE] [--wait]`
+// and `winnow status --coordinator HOST:PORT [JOB]`: a cluster's jobs from the command line.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "pipeline/run/config.h"
+#include "proto/winnow.grpc.pb.h"
+#include "services/cluster/auth.h"
+#include "services/cluster/job_report.h"
+#include "services/commands.h"
+
+namespace winnow::services {
+namespace {
+
+struct ClientFlags {
+  std::string coordinator = "127.0.0.1:7070";
+  std::string token_file;
+  std::vector<std::string> inputs;
+  std::string snapshot, config_path, name, job;
+  int64_t limit = 0;
+  bool wait = false, json = false, tasks = false;
+};
+
+int ExitFor(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return kExitUsage;
+    default:
+      return kExitIoError;
+  }
+}
+
+bool Token(const ClientFlags& flags, const char* who, std::string* token) {
+  if (flags.token_file.empty()) return true;
+  absl::StatusOr<std::string> read = ReadTokenFile(flags.token_file);
+  if (!read.ok()) {
+    std::fprintf(stderr, "winnow %s: %s\n", who, std::string(read.status().message()).c_str());
+    return false;
+  }
+  *token = *read;
+  return true;
+}
+
+grpc::Status GetJob(v1::Coordinator::Stub& stub, const std::string& token, const std::string& id,
+                    bool tasks, v1::GetJobReply* reply) {
+  grpc::ClientContext context;
+  AddToken(&context, token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::GetJobRequest request;
+  request.set_job_id(id);
+  request.set_with_tasks(tasks);
+  return stub.GetJob(&context, request, reply);
+}
+
+int SubmitMain(const ClientFlags& flags) {
+  std::string token;
+  if (!Token(flags, "submit", &token)) return kExitUsage;
+  if (flags.inputs.empty() && flags.snapshot.empty()) {
+    std::fprintf(stderr, "winnow submit: give INPUT files, folders, URLs or --snapshot NAME\n");
+    return kExitUsage;
+  }
+  v1::SubmitJobRequest request;
+  if (!flags.config_path.empty()) {
+    std::ifstream in(flags.config_path);
+    if (!in) {
+      std::fprintf(stderr, "winnow submit: cannot read config file %s\n",
+                   flags.config_path.c_str());
+      return kExitUsage;
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    // Checked here too, so a typo is named with the file before anything is sent.
+    absl::StatusOr<pipeline::RunConfig> config =
+        pipeline::ParseConfig(text.str(), flags.config_path);
+    if (!config.ok()) {
+      std::fprintf(stderr, "winnow submit: %s\n", std::string(config.status().message()).c_str());
+      return kExitUsage;
+    }
+    request.set_config_yaml(text.str());
+  }
+  for (const std::string& input : flags.inputs) {
+    // Local paths travel absolute: the coordinator and workers do not share our directory.
+    const bool url = absl::StrContains(input, "://");
+    request.add_inputs(url ? input : std::filesystem::absolute(input).lexically_normal().string());
+  }
+  request.set_snapshot(flags.snapshot);
+  request.set_limit(flags.limit);
+  request.set_name(flags.name);
+  auto stub = v1::Coordinator::NewStub(MakeChannel(flags.coordinator));
+  v1::SubmitJobReply reply;
+  {
+    grpc::ClientContext context;
+    AddToken(&context, token);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    const grpc::Status status = stub->SubmitJob(&context, request, &reply);
+    if (!status.ok()) {
+      std::fprintf(stderr, "winnow submit: %s\n", status.error_message().c_str());
+      return ExitFor(status);
+    }
+  }
+  std::printf("%s\n", reply.job_id().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "winnow submit: %s: %lld task(s)\n", reply.job_id().c_str(),
+               static_cast<long long>(reply.tasks()));
+  if (!flags.wait) return kExitOk;
+  std::string last;
+  int unreachable = 0;
+  for (;;) {
+    v1::GetJobReply job;
+    const grpc::Status status = GetJob(*stub, token, reply.job_id(), false, &job);
+    if (!status.ok()) {
+      // A coordinator restart is survivable: keep asking for a while.
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE && ++unreachable < 600) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      std::fprintf(stderr, "winnow submit: %s\n", status.error_message().c_str());
+      return ExitFor(status);
+    }
+    unreachable = 0;
+    const std::string line = JobLine(job.job());
+    if (line != last) std::fprintf(stderr, "%s\n", line.c_str());
+    last = line;
+    if (job.job().state() == v1::JOB_SUCCEEDED) return kExitOk;
+    if (job.job().state() == v1::JOB_FAILED) {
+      std::fprintf(stderr, "%s", JobDetails(job).c_str());
+      return kExitIoError;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int StatusMain(const ClientFlags& flags) {
+  std::string token;
+  if (!Token(flags, "status", &token)) return kExitUsage;
+  auto stub = v1::Coordinator::NewStub(MakeChannel(flags.coordinator));
+  if (!flags.job.empty()) {
+    v1::GetJobReply job;
+    const grpc::Status status = GetJob(*stub, token, flags.job, flags.tasks, &job);
+    if (!status.ok()) {
+      std::fprintf(stderr, "winnow status: %s\n", status.error_message().c_str());
+      return ExitFor(status);
+    }
+    std::printf("%s", JobDetails(job).c_str());
+    return kExitOk;
+  }
+  grpc::ClientContext context;
+  AddToken(&context, token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::ListJobsReply jobs;
+  const grpc::Status status = stub->ListJobs(&context, v1::ListJobsRequest(), &jobs);
+  if (!status.ok()) {
+    std::fprintf(stderr, "winnow status: %s\n", status.error_message().c_str());
+    return ExitFor(status);
+  }
+  if (jobs.jobs().empty()) std::printf("no jobs\n");
+  for (const v1::JobStatus& job : jobs.jobs()) std::printf("%s\n", JobLine(job).c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddSubmitCommand(CLI::App& app, CommandFn* run) {
+  auto flags = std::make_shared<ClientFlags>();
+  CLI::App* sub = app.add_subcommand("submit", "submit a job to a coordinator");
+  sub->add_option("--coordinator", flags->coordinator, "HOST:PORT")->required();
+  sub->add_option("inputs", flags->inputs, "files, folders, URLs or paths files");
+  sub->add_option("--snapshot", flags->snapshot, "a Common Crawl snapshot (or latest)");
+  sub->add_option("--limit", flags->limit, "at most this many input files");
+  sub->add_option("--config", flags->config_path, "YAML config of the run");
+  sub->add_option("--name", flags->name, "shown in status");
+  sub->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
+  sub->add_flag("--wait", flags->wait, "block until the job ends; exit 0 only if it succeeded");
+  sub->callback([flags, run] { *run = [flags] { return SubmitMain(*flags); }; });
+}
+
+void AddStatusCommand(CLI::App& app, CommandFn* run) {
+  auto flags = std::make_shared<ClientFlags>();
+  CLI::App* sub = app.add_subcommand("status", "jobs of a coordinator, or one job in detail");
+  sub->add_option("--coordinator", flags->coordinator, "HOST:PORT")->required();
+  sub->add_option("job", flags->job, "a job id: its tasks, failures and dedup result");
+  sub->add_flag("--tasks", flags->tasks, "with JOB: every task");
+  sub->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
+  sub->callback([flags, run] { *run = [flags] { return StatusMain(*flags); }; });
+}
+
+}  // namespace winnow::services
