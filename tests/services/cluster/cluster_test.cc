@@ -1,0 +1,337 @@
+// The cluster as it runs: a real coordinator and real workers (the `winnow` binary) on loopback,
+// Common Crawl files served by a local HTTP server, processes killed with SIGKILL. The curated
+// documents and stats must equal those of an embedded `winnow run` over the same inputs.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "proto/grpc/health/v1/health.grpc.pb.h"
+#include "proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/util/process.h"
+#include "tests/util/shell.h"
+#include "tests/util/temp_dir.h"
+
+namespace {
+
+using winnow::testing::Process;
+using winnow::testing::RunCommand;
+using winnow::testing::TempDir;
+
+const std::string kWinnow = std::string(WINNOW_BINARY_DIR) + "/services/winnow";
+const std::string kData = std::string(WINNOW_SHARED_DIR) + "/data/commoncrawl";
+const std::string kServer = std::string(WINNOW_SOURCE_DIR) + "/tests/tools/http_server.py";
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result Winnow(const std::string& args) {
+  Result r;
+  r.code = RunCommand(kWinnow + " " + args + " 2>&1", &r.out);
+  return r;
+}
+
+// A test's processes and folders; everything is killed and removed at the end.
+class Cluster {
+ public:
+  explicit Cluster(int rate = 0, int slow_requests = -1) {
+    std::ofstream(dir_.path() + "/no-filters.yaml") << "filters:\n  order: []\n";
+    std::vector<std::string> argv = {"/usr/bin/python3", kServer, kData};
+    if (rate > 0) {
+      argv.insert(argv.end(), {"--rate", std::to_string(rate), "--slow-requests",
+                               std::to_string(slow_requests)});
+    }
+    http_ = std::make_unique<Process>(argv, dir_.path() + "/http.log");
+    http_port_ = http_->WaitForLog("port (\\d+)").value_or("0");
+  }
+
+  const std::string& dir() const { return dir_.path(); }
+  std::string Url(const std::string& file) const {
+    return "http://127.0.0.1:" + http_port_ + "/" + file;
+  }
+  std::string Config() const { return dir_.path() + "/no-filters.yaml"; }
+  std::string Address() const { return "127.0.0.1:" + grpc_port_; }
+
+  // Starts (or restarts, on the same port) the coordinator.
+  void StartCoordinator(std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {kWinnow,
+                                     "serve",
+                                     "coordinator",
+                                     "--data-dir",
+                                     DataDir(),
+                                     "--grpc",
+                                     "127.0.0.1:" + grpc_port_,
+                                     "--lease-seconds",
+                                     "2",
+                                     "--retry-backoff-seconds",
+                                     "0.2"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    coordinator_ = std::make_unique<Process>(
+        argv, dir_.path() + "/coordinator-" + std::to_string(++coordinators_) + ".log");
+    grpc_port_ = coordinator_->WaitForLog("gRPC on 127\\.0\\.0\\.1:(\\d+)").value_or("0");
+    ASSERT_NE(grpc_port_, "0") << coordinator_->Log();
+  }
+  Process& coordinator() { return *coordinator_; }
+
+  Process& StartWorker(const std::string& name) {
+    workers_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{kWinnow, "serve", "worker", "--coordinator", Address(),
+                                 "--threads", "1", "--name", name},
+        dir_.path() + "/" + name + ".log"));
+    return *workers_.back();
+  }
+
+  std::string DataDir() const { return dir_.path() + "/cluster-data"; }
+
+  // Polls `winnow status JOB` until the job ends; returns the last output.
+  std::string WaitForJob(const std::string& job,
+                         std::chrono::seconds timeout = std::chrono::seconds(90)) {
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    std::string out;
+    while (std::chrono::steady_clock::now() < until) {
+      out = Winnow("status --coordinator " + Address() + " " + job + " --tasks").out;
+      // The job's line starts "job-NNNNNN  STATE  ".
+      static const std::regex ended("^job-\\d+\\s+(succeeded|failed)\\s");
+      if (std::regex_search(out, ended)) return out;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return out;
+  }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> http_, coordinator_;
+  std::vector<std::unique_ptr<Process>> workers_;
+  std::string http_port_, grpc_port_ = "0";
+  int coordinators_ = 0;
+};
+
+// Everything a data dir holds that a user sees: every document (duplicates included, marked),
+// the per-input stats and the dedup reports.
+std::string Snapshot(const std::string& data_dir, const std::string& out_dir) {
+  Result exported = Winnow("export --data-dir " + data_dir + " --format jsonl --out " + out_dir +
+                           " --include-duplicates");
+  EXPECT_EQ(exported.code, 0) << exported.out;
+  std::string docs;
+  RunCommand("zcat " + out_dir + "/*.jsonl.gz", &docs);
+  std::string stats_text;
+  RunCommand(kWinnow + " stats --json --data-dir " + data_dir, &stats_text);
+  nlohmann::json stats = nlohmann::json::parse(stats_text, nullptr, false);
+  EXPECT_TRUE(stats.is_object()) << stats_text;
+  for (auto& [group, report] : stats["dedup"].items()) {
+    report.erase("exact_seconds");
+    report.erase("near_seconds");
+  }
+  return docs + "\n" + stats.dump(1);
+}
+
+std::vector<std::string> PageFiles() {
+  return {"CC-MAIN-20140820021334-00006-ip-10-180-136-8.ec2.internal.warc",
+          "CC-MAIN-20140820021334-00006-ip-10-180-136-8.ec2.internal.warc.wet",
+          "CC-MAIN-2020-34-excerpt.warc.gz", "CC-MAIN-2024-22-whirlwind.warc.gz",
+          "CC-MAIN-2024-22-whirlwind.warc.wet.gz"};
+}
+
+std::string Urls(const Cluster& cluster, const std::vector<std::string>& files) {
+  std::string out;
+  for (const std::string& f : files) out += " " + cluster.Url(f);
+  return out;
+}
+
+// Equal, or a short note on where the two first differ.
+::testing::AssertionResult Same(const std::string& a, const std::string& b) {
+  if (a == b) return ::testing::AssertionSuccess();
+  size_t at = 0;
+  while (at < a.size() && at < b.size() && a[at] == b[at]) ++at;
+  const size_t from = at < 200 ? 0 : at - 200;
+  return ::testing::AssertionFailure()
+         << "sizes " << a.size() << " vs " << b.size() << "; first difference at " << at
+         << ":\n  cluster:  " << a.substr(from, 400) << "\n  embedded: " << b.substr(from, 400);
+}
+
+// The reference: `winnow run` over the same URLs.
+std::string Embedded(const Cluster& cluster, const std::vector<std::string>& files) {
+  const std::string data = cluster.dir() + "/embedded-data";
+  Result run = Winnow("run -q" + Urls(cluster, files) + " --config " + cluster.Config() +
+                      " --data-dir " + data);
+  EXPECT_EQ(run.code, 0) << run.out;
+  return Snapshot(data, cluster.dir() + "/embedded-export");
+}
+
+std::string JobId(const std::string& submit_out) {
+  const size_t at = submit_out.find("job-");
+  return at == std::string::npos ? "" : submit_out.substr(at, 10);
+}
+
+TEST(Cluster, ThreeWorkersProduceWhatAnEmbeddedRunProduces) {
+  // The first download crawls, so one worker is busy with it while the others take the rest.
+  Cluster cluster(60000, 1);
+  cluster.StartCoordinator();
+  for (const char* name : {"w1", "w2", "w3"}) cluster.StartWorker(name);
+  Result submit = Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, PageFiles()) +
+                         " --config " + cluster.Config() + " --wait");
+  ASSERT_EQ(submit.code, 0) << submit.out << cluster.coordinator().Log();
+  EXPECT_NE(submit.out.find("succeeded"), std::string::npos) << submit.out;
+  const std::string cluster_result = Snapshot(cluster.DataDir(), cluster.dir() + "/cluster-export");
+  EXPECT_NE(cluster_result.find("\"write/kept\""), std::string::npos);
+  EXPECT_TRUE(Same(cluster_result, Embedded(cluster, PageFiles())));
+  // Several workers took part.
+  const std::string log = cluster.coordinator().Log();
+  int workers = 0;
+  for (const char* name : {"w1", "w2", "w3"}) {
+    workers += log.find(std::string("done by ") + name) != std::string::npos;
+  }
+  EXPECT_GE(workers, 2) << log;
+}
+
+TEST(Cluster, AWorkerKilledMidTaskLosesNothing) {
+  // The first two downloads crawl (40 kB/s: the 256 kB WARC takes ~6 s); later ones are fast.
+  Cluster cluster(40000, 2);
+  cluster.StartCoordinator();
+  const std::vector<std::string> files = {PageFiles()[0], PageFiles()[2]};
+  Result submit = Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, files) +
+                         " --config " + cluster.Config());
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string job = JobId(submit.out);
+  Process& doomed = cluster.StartWorker("doomed");
+  ASSERT_TRUE(doomed.WaitForLog("task 0: ").has_value()) << doomed.Log();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  doomed.Kill(SIGKILL);
+  cluster.StartWorker("survivor");
+  const std::string status = cluster.WaitForJob(job);
+  EXPECT_NE(status.find(" succeeded "), std::string::npos) << status << cluster.coordinator().Log();
+  EXPECT_NE(cluster.coordinator().Log().find("lease expired: worker doomed"), std::string::npos)
+      << cluster.coordinator().Log();
+  EXPECT_TRUE(Same(Snapshot(cluster.DataDir(), cluster.dir() + "/cluster-export"),
+                   Embedded(cluster, files)));
+}
+
+TEST(Cluster, ACoordinatorKilledMidJobCarriesOnAfterARestart) {
+  Cluster cluster(40000, 3);
+  cluster.StartCoordinator();
+  cluster.StartWorker("w1");
+  cluster.StartWorker("w2");
+  Process waiter(
+      {kWinnow, "submit", "--coordinator", cluster.Address(), "--config", cluster.Config(),
+       "--wait", cluster.Url(PageFiles()[0]), cluster.Url(PageFiles()[1]),
+       cluster.Url(PageFiles()[2]), cluster.Url(PageFiles()[3]), cluster.Url(PageFiles()[4])},
+      cluster.dir() + "/submit.log");
+  ASSERT_TRUE(cluster.coordinator().WaitForLog("done by").has_value())
+      << cluster.coordinator().Log();
+  cluster.coordinator().Kill(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  cluster.StartCoordinator();
+  EXPECT_EQ(waiter.Wait(), 0) << waiter.Log() << cluster.coordinator().Log();
+  EXPECT_NE(waiter.Log().find("succeeded"), std::string::npos) << waiter.Log();
+  // The restarted coordinator finished tasks the first one had not.
+  EXPECT_NE(cluster.coordinator().Log().find("done by"), std::string::npos)
+      << cluster.coordinator().Log();
+  EXPECT_TRUE(Same(Snapshot(cluster.DataDir(), cluster.dir() + "/cluster-export"),
+                   Embedded(cluster, PageFiles())));
+}
+
+TEST(Cluster, ABadInputFailsOnlyItsTaskWithTheReasonInStatus) {
+  Cluster cluster;
+  const std::string root = cluster.dir() + "/inputs";
+  std::filesystem::create_directories(root);
+  std::filesystem::copy_file(kData + "/CC-MAIN-2024-22-whirlwind.warc.gz",
+                             root + "/vanishing.warc.gz");
+  cluster.StartCoordinator({"--allow-root", root});
+  Result submit = Winnow("submit --coordinator " + cluster.Address() + " " +
+                         cluster.Url("no-such-file.warc.gz") + " " + root + "/vanishing.warc.gz " +
+                         cluster.Url(PageFiles()[2]) + " --config " + cluster.Config());
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string job = JobId(submit.out);
+  std::filesystem::remove(root + "/vanishing.warc.gz");  // unreadable by the time a worker comes
+  cluster.StartWorker("w1");
+  const std::string status = cluster.WaitForJob(job);
+  EXPECT_NE(status.find(" failed "), std::string::npos) << status;
+  EXPECT_NE(status.find("tasks 1/3 done"), std::string::npos) << status;
+  EXPECT_NE(status.find("no-such-file.warc.gz"), std::string::npos) << status;
+  EXPECT_NE(status.find("404"), std::string::npos) << status;
+  EXPECT_NE(status.find("vanishing.warc.gz"), std::string::npos) << status;
+  // --wait exits 1 for a failed job.
+  Result again = Winnow("submit --coordinator " + cluster.Address() + " " +
+                        cluster.Url("no-such-file.warc.gz") + " --wait");
+  EXPECT_EQ(again.code, 1) << again.out;
+  EXPECT_NE(again.out.find("failed task"), std::string::npos) << again.out;
+}
+
+TEST(Cluster, JobsMayNotReadTheCoordinatorsDisk) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  Result local = Winnow("submit --coordinator " + cluster.Address() + " " + kData);
+  EXPECT_EQ(local.code, 2) << local.out;
+  EXPECT_NE(local.out.find("local paths are refused"), std::string::npos) << local.out;
+  Result file = Winnow("submit --coordinator " + cluster.Address() + " file:///etc/passwd");
+  EXPECT_EQ(file.code, 2) << file.out;
+  Result traversal = Winnow("submit --coordinator " + cluster.Address() + " " + cluster.dir() +
+                            "/../../etc/passwd");
+  EXPECT_EQ(traversal.code, 2) << traversal.out;
+}
+
+TEST(Cluster, AWrongOrMissingTokenIsRefused) {
+  Cluster cluster;
+  std::ofstream(cluster.dir() + "/token") << "s3cret-token\n";
+  std::ofstream(cluster.dir() + "/wrong") << "guess\n";
+  cluster.StartCoordinator({"--token-file", cluster.dir() + "/token"});
+  const std::string inputs = " " + cluster.Url(PageFiles()[2]);
+  Result none = Winnow("submit --coordinator " + cluster.Address() + inputs);
+  EXPECT_EQ(none.code, 2) << none.out;
+  EXPECT_NE(none.out.find("bearer token"), std::string::npos) << none.out;
+  Result wrong = Winnow("submit --coordinator " + cluster.Address() + inputs + " --token-file " +
+                        cluster.dir() + "/wrong");
+  EXPECT_EQ(wrong.code, 2) << wrong.out;
+  EXPECT_EQ(Winnow("status --coordinator " + cluster.Address()).code, 2);
+  Result right = Winnow("submit --coordinator " + cluster.Address() + inputs + " --token-file " +
+                        cluster.dir() + "/token");
+  EXPECT_EQ(right.code, 0) << right.out;
+  // A worker without the token gives up instead of spinning.
+  Process& worker = cluster.StartWorker("tokenless");
+  EXPECT_TRUE(worker.WaitForLog("refused by the coordinator").has_value()) << worker.Log();
+  // Off loopback, a coordinator without a token does not start.
+  Result open = Winnow("serve coordinator --data-dir " + cluster.dir() + "/open --grpc 0.0.0.0:0");
+  EXPECT_EQ(open.code, 2) << open.out;
+  EXPECT_NE(open.out.find("--token-file"), std::string::npos) << open.out;
+}
+
+TEST(Cluster, HealthCheckingAndReflectionAreServed) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  auto channel = grpc::CreateChannel(cluster.Address(), grpc::InsecureChannelCredentials());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(health->Check(&context, request, &response).ok());
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto reflection = grpc::reflection::v1alpha::ServerReflection::NewStub(channel);
+  grpc::ClientContext rcontext;
+  auto stream = reflection->ServerReflectionInfo(&rcontext);
+  grpc::reflection::v1alpha::ServerReflectionRequest list;
+  list.set_list_services("*");
+  ASSERT_TRUE(stream->Write(list));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse listed;
+  ASSERT_TRUE(stream->Read(&listed));
+  std::vector<std::string> names;
+  for (const auto& s : listed.list_services_response().service()) names.push_back(s.name());
+  EXPECT_NE(std::find(names.begin(), names.end(), "winnow.v1.Coordinator"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "winnow.v1.Shard"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"), names.end());
+  stream->Finish().ok();
+}
+
+}  // namespace
