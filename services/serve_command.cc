@@ -12,6 +12,7 @@
 
 #include "services/cluster/auth.h"
 #include "services/cluster/coordinator.h"
+#include "services/cluster/shard_server.h"
 #include "services/cluster/worker.h"
 #include "services/commands.h"
 
@@ -21,6 +22,7 @@ namespace {
 struct ServeFlags {
   CoordinatorOptions coordinator;
   WorkerOptions worker;
+  ShardServerOptions shard;
   std::string token_file;
   std::string http;
 };
@@ -81,6 +83,25 @@ int CoordinatorMain(ServeFlags flags) {
   return kExitOk;
 }
 
+int ShardMain(ServeFlags flags) {
+  if (!LoadToken(flags.token_file, "shard", &flags.shard.token)) return kExitUsage;
+  absl::StatusOr<std::unique_ptr<ShardServer>> shard = ShardServer::Start(flags.shard);
+  if (!shard.ok()) {
+    std::fprintf(stderr, "winnow serve shard: %s\n", std::string(shard.status().message()).c_str());
+    return absl::IsFailedPrecondition(shard.status()) ? kExitUsage : kExitIoError;
+  }
+  const std::string address = flags.shard.grpc_address;
+  std::fprintf(stderr, "winnow serve shard: gRPC on %s:%d, data in %s\n",
+               address.substr(0, address.rfind(':')).c_str(), (*shard)->port(),
+               flags.shard.data_dir.c_str());
+  std::fflush(stderr);
+  ShardServer* raw = shard->get();
+  std::thread watcher = WatchSignals([raw] { raw->Shutdown(); });
+  watcher.detach();
+  (*shard)->Wait();
+  return kExitOk;
+}
+
 int WorkerMain(ServeFlags flags) {
   if (!LoadToken(flags.token_file, "worker", &flags.worker.token)) return kExitUsage;
   static std::atomic<bool> stop{false};
@@ -94,7 +115,8 @@ int WorkerMain(ServeFlags flags) {
 
 void AddServeCommand(CLI::App& app, CommandFn* run) {
   auto flags = std::make_shared<ServeFlags>();
-  CLI::App* serve = app.add_subcommand("serve", "run a cluster process: coordinator or worker");
+  CLI::App* serve =
+      app.add_subcommand("serve", "run a cluster process: coordinator, worker or shard");
   serve->require_subcommand(1);
 
   CLI::App* c = serve->add_subcommand("coordinator", "jobs, task leases and the shard store");
@@ -106,6 +128,9 @@ void AddServeCommand(CLI::App& app, CommandFn* run) {
   c->add_option("--token-file", flags->token_file, "bearer token every client must send");
   c->add_option("--allow-root", flags->coordinator.allowed_roots,
                 "a local folder jobs may read (repeatable; default: URLs only)");
+  c->add_option("--shards", flags->coordinator.shards,
+                "standalone shard servers HOST:PORT,… (`winnow serve shard`); default: in process")
+      ->delimiter(',');
   c->add_option("--lease-seconds", flags->coordinator.lease_seconds,
                 "a task's lease without heartbeats")
       ->capture_default_str();
@@ -115,6 +140,14 @@ void AddServeCommand(CLI::App& app, CommandFn* run) {
                 "wait before the second attempt; doubles after")
       ->capture_default_str();
   c->callback([flags, run] { *run = [flags] { return CoordinatorMain(*flags); }; });
+
+  CLI::App* sh = serve->add_subcommand("shard", "a standalone shard server for a coordinator");
+  sh->add_option("--data-dir", flags->shard.data_dir, "its RocksDB shards")->required();
+  sh->add_option("--grpc", flags->shard.grpc_address, "HOST:PORT (port 0: any free port)")
+      ->capture_default_str();
+  sh->add_option("--coordinator", flags->shard.coordinator, "HOST:PORT")->required();
+  sh->add_option("--token-file", flags->token_file, "the cluster's bearer token");
+  sh->callback([flags, run] { *run = [flags] { return ShardMain(*flags); }; });
 
   CLI::App* w = serve->add_subcommand("worker", "lease tasks and run them");
   w->add_option("--coordinator", flags->worker.coordinator, "HOST:PORT")->required();

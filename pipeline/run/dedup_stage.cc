@@ -47,7 +47,7 @@ std::string SettingsKey(const DedupConfig& config) {
 // Feeds every document of `prefix` to `add` on `threads` workers (plain threads, so a TBB
 // parallelism limit cannot starve them), in batches through a bounded queue.
 absl::Status ParallelScan(
-    ShardStore& store, const std::string& prefix, int threads,
+    DedupTarget& store, const std::string& prefix, int threads,
     const std::function<absl::Status(std::string_view key, std::string_view text)>& add) {
   struct Batch {
     std::vector<std::string> keys, texts;
@@ -93,10 +93,10 @@ absl::Status ParallelScan(
     lock.unlock();
     changed.notify_all();
   };
-  absl::Status scan = store.ScanDocuments(prefix, [&](std::string_view key, const Document& doc) {
+  absl::Status scan = store.ScanTexts(prefix, [&](std::string_view key, std::string_view text) {
     batch.keys.emplace_back(key);
-    batch.texts.push_back(doc.text);
-    batch.bytes += doc.text.size();
+    batch.texts.emplace_back(text);
+    batch.bytes += text.size();
     if (batch.keys.size() >= 256 || batch.bytes >= (4u << 20)) submit();
     std::lock_guard<std::mutex> lock(mutex);
     return first_error.ok();
@@ -127,7 +127,7 @@ bool ParseState(std::string_view value, GroupState* state) {
   return DedupReport::FromJson(json["report"], &state->report);
 }
 
-absl::Status DedupGroup(ShardStore& store, const DedupConfig& config, const std::string& group,
+absl::Status DedupGroup(DedupTarget& store, const DedupConfig& config, const std::string& group,
                         const std::string& digest, const std::string& work_dir, int threads,
                         bool progress, DedupGroupResult* result) {
   const auto start = std::chrono::steady_clock::now();
@@ -194,7 +194,53 @@ absl::Status DedupGroup(ShardStore& store, const DedupConfig& config, const std:
 
 }  // namespace
 
+namespace {
+
+class StoreTargetImpl final : public DedupTarget {
+ public:
+  explicit StoreTargetImpl(ShardStore& store) : store_(store) {}
+  absl::StatusOr<std::map<std::string, Stats>> InputStats() override { return store_.InputStats(); }
+  absl::Status ScanTexts(
+      const std::string& key_prefix,
+      const std::function<bool(std::string_view key, std::string_view text)>& fn) override {
+    return store_.ScanDocuments(
+        key_prefix, [&fn](std::string_view key, const Document& doc) { return fn(key, doc.text); });
+  }
+  absl::Status ClearDuplicates(std::string_view key_prefix) override {
+    return store_.ClearDuplicates(key_prefix);
+  }
+  absl::Status PutDuplicates(
+      const std::vector<std::pair<std::string, ShardStore::DuplicateMark>>& marks) override {
+    return store_.PutDuplicates(marks);
+  }
+  absl::Status PutMeta(std::string_view name, std::optional<std::string_view> value) override {
+    return store_.PutMeta(name, value);
+  }
+  absl::Status ForEachMeta(
+      std::string_view name_prefix,
+      const std::function<bool(std::string_view name, std::string_view value)>& fn) override {
+    return store_.ForEachMeta(name_prefix, fn);
+  }
+
+ private:
+  ShardStore& store_;
+};
+
+}  // namespace
+
+std::unique_ptr<DedupTarget> StoreTarget(ShardStore& store) {
+  return std::make_unique<StoreTargetImpl>(store);
+}
+
 absl::StatusOr<std::vector<DedupGroupResult>> DedupStore(ShardStore& store,
+                                                         const DedupConfig& config,
+                                                         const std::string& work_dir, int threads,
+                                                         bool progress) {
+  std::unique_ptr<DedupTarget> target = StoreTarget(store);
+  return DedupStore(*target, config, work_dir, threads, progress);
+}
+
+absl::StatusOr<std::vector<DedupGroupResult>> DedupStore(DedupTarget& store,
                                                          const DedupConfig& config,
                                                          const std::string& work_dir, int threads,
                                                          bool progress) {

@@ -30,6 +30,7 @@
 #include "rocksdb/db.h"
 #include "services/cluster/auth.h"
 #include "services/cluster/input_policy.h"
+#include "services/cluster/remote_shards.h"
 
 namespace winnow::services {
 namespace {
@@ -404,6 +405,10 @@ struct Coordinator::Impl {
         out->set_lease_seconds(options.lease_seconds);
         out->set_attempt(task.attempts);
         for (const std::string& root : job.allowed_roots) out->add_allowed_roots(root);
+        if (!options.shards.empty()) {
+          out->set_shard_address(options.shards[ShardIndexOf(
+              task.snapshot, task.input, static_cast<int>(options.shards.size()))]);
+        }
         Log(absl::StrCat(id, " task ", index, " leased to ", request.worker(), " (attempt ",
                          task.attempts, ")"));
         return grpc::Status::OK;
@@ -509,6 +514,55 @@ struct Coordinator::Impl {
 
   // ---- results ----
 
+  // A task's results are stored: done, its stats merged. Caller holds `mutex`.
+  void MarkDone(JobRecord& job, TaskRecord& task, const pipeline::Stats& stats) {
+    task.committing = false;
+    task.state = v1::TASK_DONE;
+    task.stats_json = stats.ToJson().dump();
+    task.last_error.clear();
+    leases.erase(task.lease_id);
+    task.lease_id.clear();
+    job.merged.Merge(stats);
+    if (absl::Status s = SaveTask(job, task); !s.ok()) Log(std::string(s.message()));
+    // With shard servers the dedup state lives here: the input changed, so its snapshot's did.
+    for (const std::string& name : {"meta/dedup/" + task.snapshot, std::string("meta/dedup/*")}) {
+      rocksdb::WriteOptions w;
+      w.sync = true;
+      db->Delete(w, name).PermitUncheckedError();
+    }
+    Log(absl::StrCat(job.id, " task ", task.index, " done by ", task.worker, ": ",
+                     stats.Count("write/kept"), " documents"));
+    MaybeFinish(job);
+  }
+
+  grpc::Status CheckLease(const v1::CheckLeaseRequest& request, v1::CheckLeaseReply* reply) {
+    std::lock_guard<std::mutex> lock(mutex);
+    TaskRecord* task = FindLease(request.lease_id(), nullptr);
+    reply->set_held(task != nullptr);
+    if (task != nullptr) {
+      reply->set_snapshot(task->snapshot);
+      reply->set_input(task->input);
+    }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Complete(const v1::CompleteTaskRequest& request) {
+    pipeline::Stats stats;
+    try {
+      stats = pipeline::Stats::FromJson(nlohmann::json::parse(request.stats_json()));
+    } catch (const std::exception&) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable stats");
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    JobRecord* job = nullptr;
+    TaskRecord* task = FindLease(request.lease_id(), &job);
+    if (task == nullptr) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the lease was lost");
+    }
+    MarkDone(*job, *task, stats);
+    return grpc::Status::OK;
+  }
+
   grpc::Status Commit(grpc::ServerReader<v1::TaskResultChunk>* reader, v1::CommitTaskReply* reply) {
     v1::TaskResultChunk chunk;
     if (!reader->Read(&chunk) || !chunk.has_header()) {
@@ -578,17 +632,7 @@ struct Coordinator::Impl {
           Retry(*job, *task, absl::StrCat("storing results: ", written.message()), false);
           return ToGrpc(written);
         }
-        task->committing = false;
-        task->state = v1::TASK_DONE;
-        task->stats_json = stats.ToJson().dump();
-        task->last_error.clear();
-        leases.erase(task->lease_id);
-        task->lease_id.clear();
-        job->merged.Merge(stats);
-        if (absl::Status s = SaveTask(*job, *task); !s.ok()) Log(std::string(s.message()));
-        Log(absl::StrCat(job->id, " task ", task->index, " done by ", task->worker, ": ",
-                         stats.Count("write/kept"), " documents"));
-        MaybeFinish(*job);
+        MarkDone(*job, *task, stats);
         committed = true;
         break;
       }
@@ -625,13 +669,20 @@ struct Coordinator::Impl {
             options.dedup_threads > 0
                 ? options.dedup_threads
                 : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        std::unique_ptr<pipeline::DedupTarget> target =
+            options.shards.empty() ? pipeline::StoreTarget(*store)
+                                   : RemoteShardsTarget(options.shards, options.token, db.get());
         absl::StatusOr<std::vector<pipeline::DedupGroupResult>> results = pipeline::DedupStore(
-            *store, config->dedup, options.data_dir + "/dedup-work", threads, options.log);
+            *target, config->dedup, options.data_dir + "/dedup-work", threads, options.log);
         status = results.status();
         if (results.ok()) {
           for (const auto& group : *results) reports[group.group] = group.report.ToJson();
         }
-        if (status.ok()) status = store->WriteStatsJson();
+        if (status.ok()) {
+          status = options.shards.empty()
+                       ? store->WriteStatsJson()
+                       : WriteShardStats(options.shards, options.token, reports.dump());
+        }
       }
       lock.lock();
       it = jobs.find(id);
@@ -697,6 +748,16 @@ class CoordinatorServiceImpl final : public v1::Coordinator::Service {
                         v1::FailTaskReply*) override {
     if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
     return impl_->Fail(*request);
+  }
+  grpc::Status CheckLease(grpc::ServerContext* context, const v1::CheckLeaseRequest* request,
+                          v1::CheckLeaseReply* reply) override {
+    if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
+    return impl_->CheckLease(*request, reply);
+  }
+  grpc::Status CompleteTask(grpc::ServerContext* context, const v1::CompleteTaskRequest* request,
+                            v1::CompleteTaskReply*) override {
+    if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
+    return impl_->Complete(*request);
   }
 
  private:

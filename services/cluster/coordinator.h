@@ -29,8 +29,9 @@ struct CoordinatorOptions {
   int max_attempts = 4;                         // then the task fails for good
   double retry_backoff_seconds = 2;             // before the second attempt; doubles after
   double max_retry_backoff_seconds = 60;
-  int dedup_threads = 0;  // 0: all cores
-  bool log = true;        // one line per job and task event on stderr
+  std::vector<std::string> shards;  // standalone shard servers (HOST:PORT); none: in process
+  int dedup_threads = 0;            // 0: all cores
+  bool log = true;                  // one line per job and task event on stderr
 };
 
 class Coordinator {

@@ -112,6 +112,14 @@ class WorkerLoop {
     Log(absl::StrCat(task.job_id(), " task ", task.index(), " failed: ", error.message()));
   }
 
+  // Where a task's results go: its shard server, or the coordinator's own shard service.
+  v1::Shard::Stub* ShardFor(const v1::Task& task) {
+    if (task.shard_address().empty()) return shard_.get();
+    auto& stub = shard_stubs_[task.shard_address()];
+    if (stub == nullptr) stub = v1::Shard::NewStub(MakeChannel(task.shard_address()));
+    return stub.get();
+  }
+
   // The filter chain of a job's config, built once per config (loading models is slow).
   absl::StatusOr<std::shared_ptr<filters::FilterChain>> Chain(const pipeline::RunConfig& config,
                                                               const std::string& yaml) {
@@ -179,7 +187,7 @@ class WorkerLoop {
     pipeline::Stats stats;
     absl::Status status;
     {
-      RemoteInputWriter writer(shard_.get(), options_.token, task.lease_id(), task.snapshot(),
+      RemoteInputWriter writer(ShardFor(task), options_.token, task.lease_id(), task.snapshot(),
                                task.input(), config->store.max_dropped_examples_per_reason,
                                &cancel);
       status = pipeline::ProcessInput(input, *config, (*chain)->filters, threads_, &writer, &stats,
@@ -225,6 +233,7 @@ class WorkerLoop {
   std::unique_ptr<v1::Coordinator::Stub> coordinator_;
   std::unique_ptr<v1::Shard::Stub> shard_;
   std::map<std::string, std::shared_ptr<filters::FilterChain>> chains_;
+  std::map<std::string, std::unique_ptr<v1::Shard::Stub>> shard_stubs_;
 };
 
 }  // namespace

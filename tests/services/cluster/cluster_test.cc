@@ -1,8 +1,11 @@
 // The cluster as it runs: a real coordinator and real workers (the `winnow` binary) on loopback,
 // Common Crawl files served by a local HTTP server, processes killed with SIGKILL. The curated
 // documents and stats must equal those of an embedded `winnow run` over the same inputs.
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -10,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -83,6 +87,16 @@ class Cluster {
     ASSERT_NE(grpc_port_, "0") << coordinator_->Log();
   }
   Process& coordinator() { return *coordinator_; }
+  void UsePort(int port) { grpc_port_ = std::to_string(port); }
+
+  Process& StartShard(const std::string& name, int port) {
+    workers_.push_back(std::make_unique<Process>(
+        std::vector<std::string>{kWinnow, "serve", "shard", "--data-dir", dir_.path() + "/" + name,
+                                 "--grpc", "127.0.0.1:" + std::to_string(port), "--coordinator",
+                                 Address()},
+        dir_.path() + "/" + name + ".log"));
+    return *workers_.back();
+  }
 
   Process& StartWorker(const std::string& name) {
     workers_.push_back(std::make_unique<Process>(
@@ -169,6 +183,30 @@ std::string Embedded(const Cluster& cluster, const std::vector<std::string>& fil
   return Snapshot(data, cluster.dir() + "/embedded-export");
 }
 
+// A port nobody listens on now (the kernel's pick; released at once).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::vector<std::string> SortedLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
 std::string JobId(const std::string& submit_out) {
   const size_t at = submit_out.find("job-");
   return at == std::string::npos ? "" : submit_out.substr(at, 10);
@@ -193,6 +231,55 @@ TEST(Cluster, ThreeWorkersProduceWhatAnEmbeddedRunProduces) {
     workers += log.find(std::string("done by ") + name) != std::string::npos;
   }
   EXPECT_GE(workers, 2) << log;
+}
+
+TEST(Cluster, StandaloneShardServersTogetherHoldWhatAnEmbeddedRunHolds) {
+  Cluster cluster;
+  const int coordinator_port = FreePort(), shard1 = FreePort(), shard2 = FreePort();
+  cluster.UsePort(coordinator_port);
+  cluster.StartCoordinator(
+      {"--shards", "127.0.0.1:" + std::to_string(shard1) + ",127.0.0.1:" + std::to_string(shard2)});
+  for (auto [name, port] : {std::pair{"shard1", shard1}, std::pair{"shard2", shard2}}) {
+    Process& shard = cluster.StartShard(name, port);
+    ASSERT_TRUE(shard.WaitForLog("gRPC on").has_value()) << shard.Log();
+  }
+  cluster.StartWorker("w1");
+  cluster.StartWorker("w2");
+  Result submit = Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, PageFiles()) +
+                         " --config " + cluster.Config() + " --wait");
+  ASSERT_EQ(submit.code, 0) << submit.out << cluster.coordinator().Log();
+
+  // Documents: both shards' together, each input in exactly one of them.
+  std::string docs, part;
+  for (const char* name : {"shard1", "shard2"}) {
+    const std::string out = cluster.dir() + "/export-" + name;
+    ASSERT_EQ(Winnow("export --data-dir " + cluster.dir() + "/" + name +
+                     " --format jsonl --include-duplicates --out " + out)
+                  .code,
+              0);
+    RunCommand("zcat " + out + "/*.jsonl.gz 2>/dev/null", &part);
+    EXPECT_FALSE(part.empty()) << name << " holds nothing: the inputs were not spread";
+    docs += part;
+  }
+  const std::string embedded = Embedded(cluster, PageFiles());
+  EXPECT_EQ(SortedLines(docs), SortedLines(embedded.substr(0, embedded.find("\n\n{"))));
+  // Stats per input, and the dedup reports each shard's stats.json now carries.
+  nlohmann::json inputs = nlohmann::json::object(), dedup;
+  for (const char* name : {"shard1", "shard2"}) {
+    std::string text;
+    RunCommand(kWinnow + " stats --json --data-dir " + cluster.dir() + "/" + name, &text);
+    const nlohmann::json stats = nlohmann::json::parse(text);
+    inputs.update(stats["inputs"]);
+    dedup = stats["dedup"];
+  }
+  const nlohmann::json reference =
+      nlohmann::json::parse(embedded.substr(embedded.find("\n\n{") + 2));
+  EXPECT_EQ(inputs, reference["inputs"]);
+  for (auto& [group, report] : dedup.items()) {
+    report.erase("exact_seconds");
+    report.erase("near_seconds");
+  }
+  EXPECT_EQ(dedup, reference["dedup"]);
 }
 
 TEST(Cluster, AWorkerKilledMidTaskLosesNothing) {
