@@ -31,6 +31,7 @@
 #include "services/cluster/auth.h"
 #include "services/cluster/input_policy.h"
 #include "services/cluster/remote_shards.h"
+#include "services/cluster/task_results.h"
 
 namespace winnow::services {
 namespace {
@@ -44,10 +45,7 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+grpc::Status ToGrpc(const absl::Status& status) { return ToGrpcStatus(status); }
 
 struct TaskRecord {
   int64_t index = 0;
@@ -585,61 +583,28 @@ struct Coordinator::Impl {
     std::unique_ptr<pipeline::ShardStore::InputWriter> writer =
         store->StartInput(header.snapshot(), header.input());
     int64_t documents = 0;
-    bool committed = false;
-    while (reader->Read(&chunk)) {
-      if (chunk.has_document()) {
-        const v1::StoredDocument& d = chunk.document();
-        pipeline::Document doc;
-        doc.key = {header.snapshot(), header.input(), d.offset()};
-        doc.id = d.id();
-        doc.url = d.url();
-        doc.date = d.date();
-        doc.text = d.text();
-        doc.metadata = nlohmann::json::parse(d.metadata_json(), nullptr, false);
-        if (doc.metadata.is_discarded()) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable metadata");
-        }
-        if (d.filter().empty()) {
-          writer->Add(doc);
-          ++documents;
-        } else {
-          writer->AddDropped(doc, d.filter(), d.reason());
-        }
-      } else if (chunk.has_commit()) {
-        const nlohmann::json stats_json =
-            nlohmann::json::parse(chunk.commit().stats_json(), nullptr, false);
-        pipeline::Stats stats;
-        try {
-          stats = pipeline::Stats::FromJson(stats_json);
-        } catch (const std::exception& e) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable stats");
-        }
-        // Fence: the lease must still be held; the expiry thread then leaves the task alone.
-        {
-          std::lock_guard<std::mutex> lock(mutex);
-          TaskRecord* task = FindLease(header.lease_id(), nullptr);
-          if (task == nullptr) {
-            return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the lease was lost");
-          }
-          task->committing = true;
-        }
-        const absl::Status written = writer->Commit(stats);
-        std::lock_guard<std::mutex> lock(mutex);
-        JobRecord* job = nullptr;
-        TaskRecord* task = FindLease(header.lease_id(), &job);
-        if (task == nullptr) return grpc::Status(grpc::StatusCode::ABORTED, "lease vanished");
-        if (!written.ok()) {
-          Retry(*job, *task, absl::StrCat("storing results: ", written.message()), false);
-          return ToGrpc(written);
-        }
-        MarkDone(*job, *task, stats);
-        committed = true;
-        break;
+    absl::StatusOr<pipeline::Stats> stats =
+        ReceiveTaskResults(reader, header, writer.get(), &documents);
+    if (!stats.ok()) return ToGrpc(stats.status());
+    // Fence: the lease must still be held; the expiry thread then leaves the task alone.
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      TaskRecord* task = FindLease(header.lease_id(), nullptr);
+      if (task == nullptr) {
+        return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the lease was lost");
       }
+      task->committing = true;
     }
-    if (!committed) {
-      return grpc::Status(grpc::StatusCode::CANCELLED, "the result stream ended without a commit");
+    const absl::Status written = writer->Commit(*stats);
+    std::lock_guard<std::mutex> lock(mutex);
+    JobRecord* job = nullptr;
+    TaskRecord* task = FindLease(header.lease_id(), &job);
+    if (task == nullptr) return grpc::Status(grpc::StatusCode::ABORTED, "lease vanished");
+    if (!written.ok()) {
+      Retry(*job, *task, absl::StrCat("storing results: ", written.message()), false);
+      return ToGrpc(written);
     }
+    MarkDone(*job, *task, *stats);
     reply->set_documents(documents);
     return grpc::Status::OK;
   }

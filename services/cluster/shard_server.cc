@@ -13,14 +13,12 @@
 #include "pipeline/store/shard_store.h"
 #include "proto/winnow.grpc.pb.h"
 #include "services/cluster/auth.h"
+#include "services/cluster/task_results.h"
 
 namespace winnow::services {
 namespace {
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  if (status.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
-}
+grpc::Status ToGrpc(const absl::Status& status) { return ToGrpcStatus(status); }
 
 }  // namespace
 
@@ -74,50 +72,23 @@ struct ShardServer::Impl final : public v1::Shard::Service {
     std::shared_lock<std::shared_mutex> lock(store_mutex);
     auto writer = store->StartInput(header.snapshot(), header.input());
     int64_t documents = 0;
-    while (reader->Read(&chunk)) {
-      if (chunk.has_document()) {
-        const v1::StoredDocument& d = chunk.document();
-        pipeline::Document doc;
-        doc.key = {header.snapshot(), header.input(), d.offset()};
-        doc.id = d.id();
-        doc.url = d.url();
-        doc.date = d.date();
-        doc.text = d.text();
-        doc.metadata = nlohmann::json::parse(d.metadata_json(), nullptr, false);
-        if (doc.metadata.is_discarded()) {
-          return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable metadata");
-        }
-        if (d.filter().empty()) {
-          writer->Add(doc);
-          ++documents;
-        } else {
-          writer->AddDropped(doc, d.filter(), d.reason());
-        }
-        continue;
-      }
-      if (!chunk.has_commit()) continue;
-      pipeline::Stats stats;
-      try {
-        stats = pipeline::Stats::FromJson(nlohmann::json::parse(chunk.commit().stats_json()));
-      } catch (const std::exception&) {
-        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable stats");
-      }
-      if (grpc::Status s = CheckLease(header.lease_id(), &lease); !s.ok()) return s;
-      if (absl::Status s = writer->Commit(stats); !s.ok()) return ToGrpc(s);
-      // Stored. Should the lease be lost now, the task is redone and replaces this, identically.
-      grpc::ClientContext done_context;
-      AddToken(&done_context, options.token);
-      done_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-      v1::CompleteTaskRequest done;
-      done.set_lease_id(header.lease_id());
-      done.set_stats_json(chunk.commit().stats_json());
-      v1::CompleteTaskReply done_reply;
-      const grpc::Status completed = coordinator->CompleteTask(&done_context, done, &done_reply);
-      if (!completed.ok()) return completed;
-      reply->set_documents(documents);
-      return grpc::Status::OK;
-    }
-    return grpc::Status(grpc::StatusCode::CANCELLED, "the result stream ended without a commit");
+    absl::StatusOr<pipeline::Stats> stats =
+        ReceiveTaskResults(reader, header, writer.get(), &documents);
+    if (!stats.ok()) return ToGrpc(stats.status());
+    if (grpc::Status s = CheckLease(header.lease_id(), &lease); !s.ok()) return s;
+    if (absl::Status s = writer->Commit(*stats); !s.ok()) return ToGrpc(s);
+    // Stored. Should the lease be lost now, the task is redone and replaces this, identically.
+    grpc::ClientContext done_context;
+    AddToken(&done_context, options.token);
+    done_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    v1::CompleteTaskRequest done;
+    done.set_lease_id(header.lease_id());
+    done.set_stats_json(stats->ToJson().dump());
+    v1::CompleteTaskReply done_reply;
+    const grpc::Status completed = coordinator->CompleteTask(&done_context, done, &done_reply);
+    if (!completed.ok()) return completed;
+    reply->set_documents(documents);
+    return grpc::Status::OK;
   }
 
   grpc::Status Stats(grpc::ServerContext* context, const v1::ShardStatsRequest*,
