@@ -20,6 +20,7 @@ void AddDedupCommand(CLI::App& app, CommandFn* run);
 void AddServeCommand(CLI::App& app, CommandFn* run);
 void AddSubmitCommand(CLI::App& app, CommandFn* run);
 void AddStatusCommand(CLI::App& app, CommandFn* run);
+void AddDashboardCommand(CLI::App& app, CommandFn* run);
 
 // Exit codes of the CLI contract.
 inline constexpr int kExitOk = 0;

@@ -15,6 +15,7 @@
 #include "services/cluster/shard_server.h"
 #include "services/cluster/worker.h"
 #include "services/commands.h"
+#include "services/dashboard/dashboard.h"
 
 namespace winnow::services {
 namespace {
@@ -56,10 +57,12 @@ bool LoadToken(const std::string& path, const char* who, std::string* token) {
 
 int CoordinatorMain(ServeFlags flags) {
   if (!LoadToken(flags.token_file, "coordinator", &flags.coordinator.token)) return kExitUsage;
-  if (!flags.http.empty()) {
+  if (!flags.http.empty() && flags.coordinator.token.empty() && !IsLoopbackAddress(flags.http)) {
     std::fprintf(stderr,
-                 "winnow serve coordinator: --http (the dashboard) is not in this build yet; "
-                 "serving gRPC only\n");
+                 "winnow serve coordinator: --http %s is not a loopback address: give "
+                 "--token-file\n",
+                 flags.http.c_str());
+    return kExitUsage;
   }
   absl::StatusOr<std::unique_ptr<Coordinator>> coordinator = Coordinator::Start(flags.coordinator);
   if (!coordinator.ok()) {
@@ -75,10 +78,34 @@ int CoordinatorMain(ServeFlags flags) {
   std::fprintf(stderr, "winnow serve coordinator: gRPC on %s:%d, data in %s\n", host.c_str(),
                (*coordinator)->port(), flags.coordinator.data_dir.c_str());
   std::fflush(stderr);
+  std::unique_ptr<HttpServer> http;
+  if (!flags.http.empty()) {
+    Coordinator* c = coordinator->get();
+    DashboardOptions options;
+    options.title = "coordinator " + flags.coordinator.data_dir;
+    options.data_dir = flags.coordinator.data_dir;
+    options.token = flags.coordinator.token;
+    options.store = [c]() -> absl::StatusOr<std::shared_ptr<pipeline::ShardStore>> {
+      return c->store();
+    };
+    options.jobs = [c] { return c->JobsJson(); };
+    absl::StatusOr<std::unique_ptr<HttpServer>> server =
+        HttpServer::Start(flags.http, MakeDashboard(options));
+    if (!server.ok()) {
+      std::fprintf(stderr, "winnow serve coordinator: %s\n",
+                   std::string(server.status().message()).c_str());
+      return kExitUsage;
+    }
+    http = std::move(*server);
+    std::fprintf(stderr, "winnow serve coordinator: dashboard on http://%s:%d/\n",
+                 flags.http.substr(0, flags.http.rfind(':')).c_str(), http->port());
+    std::fflush(stderr);
+  }
   Coordinator* raw = coordinator->get();
   std::thread watcher = WatchSignals([raw] { raw->Shutdown(); });
   watcher.detach();
   (*coordinator)->Wait();
+  if (http != nullptr) http->Stop();
   (*coordinator)->Shutdown();
   return kExitOk;
 }

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -99,6 +100,23 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return s.str();
 }
 
+// One line per run in DATA_DIR/runs.jsonl (the dashboard's run list): when, how long, how much.
+void AppendRunLog(const std::string& data_dir, const RunReport& report) {
+  const std::time_t now = std::time(nullptr);
+  char when[32];
+  std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const nlohmann::json line = {{"finished", when},
+                               {"seconds", report.seconds},
+                               {"inputs", report.per_input.size()},
+                               {"skipped", report.skipped_inputs.size()},
+                               {"failed", report.failed_inputs.size()},
+                               {"records", report.total.Count("read/records")},
+                               {"documents", report.total.Count("write/kept")},
+                               {"bytes", report.total.Count("read/bytes")}};
+  std::ofstream out(data_dir + "/runs.jsonl", std::ios::app);
+  out << line.dump() << "\n";
+}
+
 }  // namespace
 
 absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config,
@@ -180,6 +198,7 @@ absl::StatusOr<RunReport> Run(const RunOptions& options, const RunConfig& config
   report.dedup = std::move(*dedup);
   if (absl::Status s = (*store)->WriteStatsJson(); !s.ok()) return s;
   report.seconds = SecondsSince(start);
+  AppendRunLog(options.data_dir, report);
   return report;
 }
 

@@ -130,6 +130,7 @@ absl::Status ProcessInput(const InputFile& input, const RunConfig& config,
                     }
                     if (item->filter.empty()) {
                       stats->Add("write/kept");
+                      stats->Observe("write/chars", static_cast<double>(item->doc.text.size()));
                       writer->Add(item->doc);
                     } else {
                       writer->AddDropped(item->doc, item->filter, item->filter_reason);

@@ -285,7 +285,8 @@ std::string ShardDirName(int shard) { return absl::StrFormat("%04d", shard); }
 
 // Entries a data dir may hold before it has shards (the run writes its config first).
 bool IsKnownDataDirEntry(const std::string& name) {
-  return name == "config.yaml" || name == "stats.json" || name.rfind("coordinator", 0) == 0;
+  return name == "config.yaml" || name == "stats.json" || name == "runs.jsonl" ||
+         name.rfind("coordinator", 0) == 0;
 }
 
 rocksdb::ColumnFamilyOptions MakeColumnOptions(const StoreOptions& options) {

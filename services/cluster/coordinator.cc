@@ -1,8 +1,10 @@
 #include "services/cluster/coordinator.h"
 
+#include <google/protobuf/util/json_util.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -15,6 +17,7 @@
 #include <shared_mutex>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "filters/registry.h"
@@ -766,6 +769,41 @@ Coordinator::Coordinator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Coordinator::~Coordinator() { Shutdown(); }
 
 int Coordinator::port() const { return impl_->port; }
+
+std::shared_ptr<pipeline::ShardStore> Coordinator::store() const {
+  // Not owning: the store lives as long as the coordinator.
+  return std::shared_ptr<pipeline::ShardStore>(impl_->store.get(), [](pipeline::ShardStore*) {});
+}
+
+nlohmann::json Coordinator::JobsJson() const {
+  v1::ListJobsReply reply;
+  impl_->ListJobs(&reply);
+  nlohmann::json out = nlohmann::json::array();
+  for (const v1::JobStatus& job : reply.jobs()) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    if (!google::protobuf::util::MessageToJsonString(job, &text, options).ok()) continue;
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_object()) continue;
+    // Plain names and numbers for the page ("running", 12 rather than "JOB_RUNNING", "12").
+    std::string state = j.value("state", "");
+    if (absl::StartsWith(state, "JOB_")) state = state.substr(4);
+    std::transform(state.begin(), state.end(), state.begin(), ::tolower);
+    j["state"] = state;
+    for (auto& [key, value] : j.items()) {
+      if (value.is_string() && !value.get<std::string>().empty() &&
+          std::all_of(value.get<std::string>().begin(), value.get<std::string>().end(),
+                      [](char c) { return (c >= '0' && c <= '9') || c == '-'; })) {
+        value = std::stoll(value.get<std::string>());
+      }
+    }
+    j.erase("stats_json");
+    out.push_back(std::move(j));
+  }
+  return out;
+}
 
 void Coordinator::Wait() {
   if (impl_->server != nullptr) impl_->server->Wait();

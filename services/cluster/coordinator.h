@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "pipeline/store/shard_store.h"
 
 namespace winnow::services {
 
@@ -43,7 +45,10 @@ class Coordinator {
   ~Coordinator();  // Shutdown()
 
   int port() const;  // the bound port
-  void Wait();       // until Shutdown
+  // For the dashboard: the shard store (in process) and every job as JSON (JobStatus fields).
+  std::shared_ptr<pipeline::ShardStore> store() const;
+  nlohmann::json JobsJson() const;
+  void Wait();  // until Shutdown
   void Shutdown();
 
   struct Impl;
