@@ -328,8 +328,11 @@ class Dashboard {
       exact += static_cast<int64_t>(report.exact_duplicates);
       near += static_cast<int64_t>(report.near_duplicates);
     }
-    step("after exact dedup", "dedup", {{"exact_duplicate", exact}});
-    step("curated", "dedup", {{"near_duplicate", near}});
+    const auto only_if = [](const char* reason, int64_t n) {
+      return n > 0 ? std::map<std::string, int64_t>{{reason, n}} : std::map<std::string, int64_t>{};
+    };
+    step("after exact dedup", "dedup", only_if("exact_duplicate", exact));
+    step("curated", "dedup", only_if("near_duplicate", near));
     const auto written = t.summaries().find("write/chars");
     const double chars_written =
         written == t.summaries().end() ? 0 : written->second.mean * written->second.count;

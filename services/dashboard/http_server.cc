@@ -73,6 +73,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     const http::request<http::empty_body>& raw = parser_->get();
     auto response = std::make_shared<http::response<http::string_body>>();
+    size_t head_length = 0;
     response->version(raw.version());
     response->keep_alive(raw.keep_alive());
     response->set(http::field::server, "winnow");
@@ -98,13 +99,14 @@ class Session : public std::enable_shared_from_this<Session> {
       response->set("X-Content-Type-Options", "nosniff");
       response->set(http::field::cache_control, "no-store");
       for (const auto& [name, value] : out.headers) response->set(name, value);
-      if (raw.method() == http::verb::head) {
-        response->content_length(out.body.size());
-      } else {
-        response->body() = std::move(out.body);
-      }
+      head_length = out.body.size();
+      response->body() = std::move(out.body);
     }
     response->prepare_payload();
+    if (raw.method() == http::verb::head) {  // the GET's length, no body
+      response->body().clear();
+      response->content_length(head_length);
+    }
     stream_.expires_after(kTimeout);
     http::async_write(stream_, *response,
                       [self = shared_from_this(), response](beast::error_code ec, size_t) {

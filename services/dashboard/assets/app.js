@@ -61,7 +61,8 @@ async function loadOverview() {
       el("td", { class: "num" }, fmt(s.count)),
       el("td", { class: "barcell" }, bar(first ? s.count / first : 0)),
       el("td", { class: "num" }, s.dropped ? fmt(s.dropped) : ""),
-      el("td", { class: "reasons" }, s.reasons.slice(0, 4).map((r) => r.reason + " " + fmt(r.count)).join(", ")))));
+      el("td", { class: "reasons" }, s.reasons.slice(0, 4).map((r) => r.reason + " " + fmt(r.count)).join(", ") +
+        (s.reasons.length > 4 ? ", … " + (s.reasons.length - 4) + " more" : "")))));
   const chars = document.getElementById("chars");
   chars.textContent = "characters written: " + fmt(funnel.chars_written) + " · curated: " +
     fmt(funnel.chars_curated) + (funnel.chars_curated_exact === false ? " (first documents only)" : "") +
@@ -76,6 +77,15 @@ async function loadOverview() {
       el("td", { class: "num" }, Number(r.seconds).toFixed(1)),
       el("td", { class: "num" }, fmt(Math.round(r.records / Math.max(r.seconds, 1e-9)))),
       el("td", { class: "num" }, (r.bytes / 1e6 / Math.max(r.seconds, 1e-9)).toFixed(1)))));
+}
+
+// Runs an action from a click, showing its error in the status line.
+async function guarded(action) {
+  try {
+    await action();
+  } catch (e) {
+    setStatus(e.message, true);
+  }
 }
 
 // ---- filters and dropped documents ----
@@ -93,7 +103,7 @@ async function loadFilters() {
       el("td", { class: "barcell" }, bar(f.seen ? f.dropped / f.seen : 0, true))));
     for (const r of f.reasons) {
       rows.push(el("tr", {},
-        el("td", {}, el("span", { class: "reason", "data-reason": r.reason, onclick: () => browse(f.filter, r.reason, 0) }, r.reason)),
+        el("td", {}, el("span", { class: "reason", "data-reason": r.reason, onclick: () => guarded(() => browse(f.filter, r.reason, 0)) }, r.reason)),
         el("td", {}), el("td", {}), el("td", { class: "num" }, fmt(r.count)), el("td", { class: "num" }, pct(r.share)),
         el("td", { class: "barcell" }, bar(r.share, true))));
     }
@@ -104,7 +114,8 @@ async function loadFilters() {
 function scoreLine(scores) {
   const line = el("div", { class: "scores" });
   for (const [key, value] of Object.entries(scores || {})) {
-    const shown = typeof value === "number" ? (Number.isInteger(value) ? value : value.toFixed(4)) : JSON.stringify(value);
+    const shown = typeof value === "number" ? (Number.isInteger(value) ? value : value.toFixed(4))
+      : typeof value === "string" ? value : JSON.stringify(value);
     line.append(el("b", {}, key), " " + shown + "  ");
   }
   return line;
@@ -117,25 +128,28 @@ async function browse(filter, reason, page) {
   document.getElementById("dropped").hidden = false;
   document.getElementById("dropped-title").textContent = "Dropped by " + filter + ": " + reason;
   const pages = Math.max(1, Math.ceil(data.examples / data.per_page));
-  document.getElementById("page-info").textContent = "page " + (page + 1) + " of " + pages + " · " + fmt(data.examples) + " stored examples";
+  document.getElementById("page-info").textContent = "page " + (page + 1) + " of " + pages + " · " +
+    fmt(data.examples) + (data.examples === 1 ? " stored example" : " stored examples");
   document.getElementById("prev").disabled = page <= 0;
   document.getElementById("next").disabled = page + 1 >= pages;
   document.getElementById("dropped-list").replaceChildren(...data.items.map((d) => el("div", { class: "doc" },
     el("div", { class: "url" }, d.url),
-    el("div", { class: "muted" }, (d.snapshot || "") + " · " + d.date + " · " + fmt(d.chars) + " characters · " + d.id),
+    el("div", { class: "muted" }, [d.snapshot, d.date, fmt(d.chars) + " characters", d.id].filter((x) => x).join(" · ")),
     el("div", { class: "scores" }, el("b", {}, "reason"), " " + d.reason),
     scoreLine(d.scores),
     el("pre", {}, d.text + (d.text_truncated ? "\n…" : "")))));
   if (!data.items.length) document.getElementById("dropped-list").replaceChildren(el("p", { class: "muted" }, "No stored example for this reason."));
+  document.getElementById("dropped").scrollIntoView({ block: "start" });
 }
 
 // ---- distributions ----
 
-function chart(title, rows, note) {
+function chart(title, rows, note, drop) {
   const max = Math.max(1, ...rows.map((r) => r[1]));
   return el("div", { class: "chart" }, el("h3", {}, title), note ? el("div", { class: "muted" }, note) : null,
+    rows.length ? null : el("div", { class: "muted" }, "none"),
     ...rows.map(([label, value]) => el("div", { class: "row" }, el("span", { class: "label", title: label }, label),
-      bar(value / max), el("span", { class: "num" }, fmt(value)))));
+      bar(value / max, drop), el("span", { class: "num" }, fmt(value)))));
 }
 
 function histogramRows(h, digits) {
@@ -151,7 +165,7 @@ async function loadDistributions() {
     chart("language", d.languages.map((l) => [l.name, l.count])),
     chart("language score", histogramRows(d.language_score, 1)),
     chart("top domains kept", d.top_domains_kept.map((x) => [x.name, x.count])),
-    chart("top domains dropped", d.top_domains_dropped.map((x) => [x.name, x.count])),
+    chart("top domains dropped", d.top_domains_dropped.map((x) => [x.name, x.count]), null, true),
     chart("duplicate-cluster sizes", d.cluster_sizes.map((c) => ["size " + c.size, c.clusters])),
   ];
   for (const [filter, keys] of Object.entries(d.scores)) {
@@ -195,8 +209,12 @@ async function show() {
 
 window.addEventListener("hashchange", show);
 document.addEventListener("DOMContentLoaded", () => {
-  document.getElementById("prev").addEventListener("click", () => browse(browsing.filter, browsing.reason, browsing.page - 1));
-  document.getElementById("next").addEventListener("click", () => browse(browsing.filter, browsing.reason, browsing.page + 1));
+  document.getElementById("prev").addEventListener("click", () => guarded(() => browse(browsing.filter, browsing.reason, browsing.page - 1)));
+  document.getElementById("next").addEventListener("click", () => guarded(() => browse(browsing.filter, browsing.reason, browsing.page + 1)));
   show();
-  setInterval(() => { if ((location.hash || "#overview") !== "#filters") show(); }, 10000);
+  // Refresh the overview and jobs, unless the user is selecting text.
+  setInterval(() => {
+    const tab = location.hash || "#overview";
+    if ((tab === "#overview" || tab === "#jobs") && String(window.getSelection()) === "") show();
+  }, 10000);
 });
