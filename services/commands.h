@@ -21,6 +21,9 @@ void AddServeCommand(CLI::App& app, CommandFn* run);
 void AddSubmitCommand(CLI::App& app, CommandFn* run);
 void AddStatusCommand(CLI::App& app, CommandFn* run);
 void AddDashboardCommand(CLI::App& app, CommandFn* run);
+void AddTokenizerCommand(CLI::App& app, CommandFn* run);
+// `winnow tokenizer train` (tokenizer_train_command.cc), under the tokenizer command.
+void AddTokenizerTrainCommand(CLI::App* tokenizer, CommandFn* run);
 
 // Exit codes of the CLI contract.
 inline constexpr int kExitOk = 0;
