@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "filters/scores.h"
 #include "pipeline/text/py_str.h"
 #include "pipeline/text/unicode.h"
 #include "pipeline/text/words.h"
@@ -139,6 +140,7 @@ void ApplyFinewebV1Profile(C4QualityOptions*) {}
 
 Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
   const C4QualityOptions& o = options_;
+  Scores scores(doc, name());
   const std::string_view text = doc->text;
   thread_local std::vector<std::string_view> lines, line_words;
   thread_local std::string cleaned, lowered, kept;
@@ -148,6 +150,7 @@ Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
   } else {
     SentencePieces(text, &lines);
   }
+  scores.Set("lines", lines.size());
   // Sentences are counted on the words of the whole text (shared with the other filters through
   // the per-thread cache); the words of the kept lines then become the cached words of the
   // rewritten text, for the filters after this one.
@@ -157,6 +160,7 @@ Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
   size_t cursor = 0;  // first word of text_words not before the current line
   const bool lower_needed = o.filter_lorem_ipsum || o.filter_javascript || o.filter_policy;
   long num_sentences = 0;
+  size_t kept_lines = 0;
   kept.clear();
   kept_words.clear();
   bool first_kept = true;
@@ -232,7 +236,10 @@ Verdict C4QualityFilter::Check(pipeline::Document* doc) const {
     }
     kept.append(line);
     first_kept = false;
+    ++kept_lines;
   }
+  scores.Set("kept_lines", kept_lines);
+  if (o.min_num_sentences != -1) scores.Set("sentences", num_sentences);
   if (num_sentences < o.min_num_sentences) return Verdict::Drop("too_few_sentences");
   const std::string_view result = pipeline::PyStrip(kept);
   const size_t shift = result.data() - kept.data();
@@ -254,6 +261,7 @@ void BindParams(C4ParagraphOptions* o, ParamBinder* binder) {
 }
 
 Verdict C4ParagraphFilter::Check(pipeline::Document* doc) const {
+  Scores scores(doc, name());
   const std::string_view text = doc->text;
   const int want = std::max(options_.min_paragraphs, 0);
   // The `want` largest line lengths, largest first (want is small: 3 by default).
@@ -273,6 +281,8 @@ Verdict C4ParagraphFilter::Check(pipeline::Document* doc) const {
     if (nl == std::string_view::npos) break;
     start = nl + 1;
   }
+  scores.Set("paragraphs", num_lines);
+  if (want > 0) scores.Set("top_paragraph_len", largest[want - 1]);
   const bool enough_lines = num_lines >= options_.min_paragraphs;
   const bool long_enough = want == 0 || static_cast<long>(largest[want - 1]) >=
                                             static_cast<long>(options_.min_paragraph_len);

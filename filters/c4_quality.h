@@ -15,9 +15,15 @@
 // min_num_sentences → "too_few_sentences". A kept document's text becomes its kept lines joined by
 // "\n" and stripped. The FineWeb recipe turns filter_no_terminal_punct off; the class default is
 // the reference's (on), and the registry sets the recipe's value.
+// metadata["c4_quality"] (filters/scores.h), kept or dropped: lines (lines, or sentence pieces when
+// split_paragraph is off, before any rule); after the scan (so not on a lorem_ipsum or
+// curly_bracket drop): kept_lines, and sentences (the count compared with min_num_sentences;
+// absent when that rule is off).
 //
 // C4ParagraphFilter: fewer than min_paragraphs lines (split on "\n"), or the min_paragraphs-th
 // longest line shorter than min_paragraph_len code points → "< 3 paragraphs".
+// metadata["c4_paragraph"]: paragraphs (lines), top_paragraph_len (code points of the
+// min_paragraphs-th longest line; absent when min_paragraphs is 0).
 #pragma once
 
 #include <string_view>

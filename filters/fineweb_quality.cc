@@ -3,6 +3,7 @@
 #include <string_view>
 #include <vector>
 
+#include "filters/scores.h"
 #include "pipeline/text/duplicates.h"
 #include "pipeline/text/py_str.h"
 #include "pipeline/text/unicode.h"
@@ -40,6 +41,7 @@ void ApplyFinewebV1Profile(FineWebQualityOptions* options) {
 
 Verdict FineWebQualityFilter::Check(pipeline::Document* doc) const {
   const FineWebQualityOptions& o = options_;
+  Scores scores(doc, name());
   const std::string_view text = doc->text;
   thread_local std::vector<std::string_view> lines;
   lines.clear();
@@ -76,20 +78,25 @@ Verdict FineWebQualityFilter::Check(pipeline::Document* doc) const {
                    static_cast<long>(CodePointCount(line)) <= o.short_line_length;
   }
   const double punct_ratio = static_cast<double>(punct) / n;
+  const double short_ratio = static_cast<double>(short_lines) / n;
+  scores.Set("line_punct_ratio", punct_ratio);
+  scores.Set("short_line_ratio", short_ratio);
   if (below(punct_ratio, o.line_punct_thr) && !(punct_ratio == 0 && o.line_punct_exclude_zero)) {
     return Verdict::Drop("line_punct_ratio");
   }
-  if (above(static_cast<double>(short_lines) / n, o.short_line_thr)) {
+  if (above(short_ratio, o.short_line_thr)) {
     return Verdict::Drop("short_line_ratio");
   }
   const size_t chars = CodePointCount(text) - newlines;
   const pipeline::DuplicateCount dup = pipeline::FindDuplicates(lines);
   const double dup_ratio = chars == 0 ? 0.0 : static_cast<double>(dup.chars) / chars;
+  scores.Set("char_dup_ratio", dup_ratio);
   if (above(dup_ratio, o.char_duplicates_ratio)) return Verdict::Drop("char_dup_ratio");
   const std::vector<std::string_view>& words = pipeline::SplitWordsCached(text);
-  if (!words.empty() &&
-      static_cast<double>(newlines) / static_cast<double>(words.size()) > o.new_line_ratio) {
-    return Verdict::Drop("list_ratio");
+  if (!words.empty()) {
+    const double list_ratio = static_cast<double>(newlines) / static_cast<double>(words.size());
+    scores.Set("list_ratio", list_ratio);
+    if (list_ratio > o.new_line_ratio) return Verdict::Drop("list_ratio");
   }
   return Verdict::Keep();
 }

@@ -10,6 +10,9 @@
 // Words are pipeline/text/words.h's spaCy-English tokens (none: the last rule is skipped). FineWeb
 // v1 (ApplyFinewebV1Profile) kept blank lines, compared with ≤ / ≥ / ≥ in the first three rules,
 // and used the stop chars . ' " ! ?.
+// The four ratios go to metadata["fineweb_quality"] under the reasons' names (filters/scores.h) as
+// they are computed, whether the document is kept or dropped: line_punct_ratio and
+// short_line_ratio (one pass), char_dup_ratio, list_ratio (not when there are no words).
 #pragma once
 
 #include <string>

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "filters/scores.h"
 #include "pipeline/text/py_str.h"
 #include "pipeline/text/unicode.h"
 #include "pipeline/text/words.h"
@@ -66,6 +67,7 @@ GopherQualityFilter::GopherQualityFilter(GopherQualityOptions options)
 
 Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
   const GopherQualityOptions& o = options_;
+  Scores scores(doc, name());
   const std::string_view text = doc->text;
   const std::vector<std::string_view>& words = pipeline::SplitWordsCached(text);
   const size_t n_words = words.size();
@@ -85,6 +87,7 @@ Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
     }
     alpha_words += has_alpha;
   }
+  scores.Set("words", non_symbol);
 
   if (o.min_doc_words != 0 && non_symbol < static_cast<size_t>(std::max(o.min_doc_words, 0))) {
     return Verdict::Drop("gopher_short_doc");
@@ -94,6 +97,7 @@ Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
   }
   if (non_symbol > 0) {  // the mean of no words is NaN: both comparisons false
     const double avg = static_cast<double>(non_symbol_chars) / static_cast<double>(non_symbol);
+    scores.Set("avg_word_length", avg);
     if (o.min_avg_word_length != 0 && avg < o.min_avg_word_length) {
       return Verdict::Drop("gopher_below_avg_threshold");
     }
@@ -108,11 +112,13 @@ Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
   }
   const double words_d = static_cast<double>(n_words);
   if (o.max_symbol_word_ratio != 0) {
-    if (static_cast<double>(CountOccurrences(text, "#")) / words_d > o.max_symbol_word_ratio) {
-      return Verdict::Drop("gopher_too_many_hashes");
-    }
+    const double hash_ratio = static_cast<double>(CountOccurrences(text, "#")) / words_d;
+    scores.Set("hash_ratio", hash_ratio);
+    if (hash_ratio > o.max_symbol_word_ratio) return Verdict::Drop("gopher_too_many_hashes");
     const size_t ellipses = CountOccurrences(text, "...") + CountOccurrences(text, kEllipsis);
-    if (static_cast<double>(ellipses) / words_d > o.max_symbol_word_ratio) {
+    const double ellipsis_ratio = static_cast<double>(ellipses) / words_d;
+    scores.Set("ellipsis_ratio", ellipsis_ratio);
+    if (ellipsis_ratio > o.max_symbol_word_ratio) {
       return Verdict::Drop("gopher_too_many_ellipsis");
     }
   }
@@ -127,17 +133,20 @@ Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
       const std::string_view r = pipeline::PyRStrip(line);
       end_ellipsis += EndsWith(r, "...") || EndsWith(r, kEllipsis);
     }
-    if (o.max_bullet_lines_ratio != 0 &&
-        static_cast<double>(bullets) / n_lines > o.max_bullet_lines_ratio) {
+    const double bullet_ratio = static_cast<double>(bullets) / n_lines;
+    const double end_ellipsis_ratio = static_cast<double>(end_ellipsis) / n_lines;
+    scores.Set("bullet_lines_ratio", bullet_ratio);
+    scores.Set("end_ellipsis_lines_ratio", end_ellipsis_ratio);
+    if (o.max_bullet_lines_ratio != 0 && bullet_ratio > o.max_bullet_lines_ratio) {
       return Verdict::Drop("gopher_too_many_bullets");
     }
-    if (o.max_ellipsis_lines_ratio != 0 &&
-        static_cast<double>(end_ellipsis) / n_lines > o.max_ellipsis_lines_ratio) {
+    if (o.max_ellipsis_lines_ratio != 0 && end_ellipsis_ratio > o.max_ellipsis_lines_ratio) {
       return Verdict::Drop("gopher_too_many_end_ellipsis");
     }
   }
-  if (o.max_non_alpha_words_ratio != 0 &&
-      static_cast<double>(alpha_words) / words_d < o.max_non_alpha_words_ratio) {
+  const double alpha_ratio = static_cast<double>(alpha_words) / words_d;
+  scores.Set("alpha_words_ratio", alpha_ratio);
+  if (o.max_non_alpha_words_ratio != 0 && alpha_ratio < o.max_non_alpha_words_ratio) {
     return Verdict::Drop("gopher_below_alpha_threshold");
   }
   if (o.min_stop_words != 0) {
@@ -159,6 +168,7 @@ Verdict GopherQualityFilter::Check(pipeline::Document* doc) const {
       }
       if (static_cast<double>(found) >= needed) break;
     }
+    scores.Set("stop_words", found);
     if (static_cast<double>(found) < needed) return Verdict::Drop("gopher_enough_stop_words");
   }
   return Verdict::Keep();

@@ -17,6 +17,13 @@
 // datatrove's PUNCTUATION_SET; "words" counts every token; lines are str.splitlines(); lengths are
 // code points. A rule whose option is 0 is off (the reference's None). A text with no words at all
 // (possible only with min_doc_words = 0) skips the per-word ratios.
+// The figures go to metadata["gopher_quality"] (filters/scores.h) as they are computed, whether the
+// document is kept or dropped, so a drop carries the figure that decided and those before it:
+//   words (non-symbol words), avg_word_length (not when there are none), hash_ratio and
+//   ellipsis_ratio (when max_symbol_word_ratio is set), bullet_lines_ratio and
+//   end_ellipsis_lines_ratio (when either lines rule is set), alpha_words_ratio, stop_words (stop
+//   words found — distinct ones, or occurrences in FineWeb v1 — counted only up to min_stop_words:
+//   the search stops there).
 #pragma once
 
 #include <string>

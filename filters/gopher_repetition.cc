@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "filters/scores.h"
 #include "pipeline/text/duplicates.h"
 #include "pipeline/text/py_str.h"
 #include "pipeline/text/unicode.h"
@@ -283,7 +284,18 @@ void BindParams(GopherRepetitionOptions* o, ParamBinder* binder) {
 
 void ApplyFinewebV1Profile(GopherRepetitionOptions*) {}
 
+GopherRepetitionFilter::GopherRepetitionFilter(GopherRepetitionOptions options)
+    : options_(std::move(options)) {
+  for (const auto& [n, frac] : options_.top_n_grams) {
+    top_keys_.push_back("top_" + std::to_string(n) + "_gram");
+  }
+  for (const auto& [n, frac] : options_.dup_n_grams) {
+    dup_keys_.push_back("duplicated_" + std::to_string(n) + "_n_grams");
+  }
+}
+
 Verdict GopherRepetitionFilter::Check(pipeline::Document* doc) const {
+  Scores scores(doc, name());
   const std::string_view text = doc->text;
   if (text.empty()) return Verdict::Drop("empty");
   const GopherRepetitionOptions& o = options_;
@@ -292,23 +304,23 @@ Verdict GopherRepetitionFilter::Check(pipeline::Document* doc) const {
 
   SplitParagraphs(pipeline::PyStrip(text), &parts);
   pipeline::DuplicateCount dup = pipeline::FindDuplicates(parts);
-  if (o.dup_para_frac != 0 &&
-      static_cast<double>(dup.elements) / static_cast<double>(parts.size()) > o.dup_para_frac) {
-    return Verdict::Drop("dup_para_frac");
-  }
-  if (o.dup_para_char_frac != 0 &&
-      static_cast<double>(dup.chars) / text_len > o.dup_para_char_frac) {
+  const double para_frac = static_cast<double>(dup.elements) / static_cast<double>(parts.size());
+  const double para_char_frac = static_cast<double>(dup.chars) / text_len;
+  scores.Set("dup_para_frac", para_frac);
+  scores.Set("dup_para_char_frac", para_char_frac);
+  if (o.dup_para_frac != 0 && para_frac > o.dup_para_frac) return Verdict::Drop("dup_para_frac");
+  if (o.dup_para_char_frac != 0 && para_char_frac > o.dup_para_char_frac) {
     return Verdict::Drop("dup_para_char_frac");
   }
 
   SplitLineRuns(text, &parts);
   dup = pipeline::FindDuplicates(parts);
-  if (o.dup_line_frac != 0 &&
-      static_cast<double>(dup.elements) / static_cast<double>(parts.size()) > o.dup_line_frac) {
-    return Verdict::Drop("dup_line_frac");
-  }
-  if (o.dup_line_char_frac != 0 &&
-      static_cast<double>(dup.chars) / text_len > o.dup_line_char_frac) {
+  const double line_frac = static_cast<double>(dup.elements) / static_cast<double>(parts.size());
+  const double line_char_frac = static_cast<double>(dup.chars) / text_len;
+  scores.Set("dup_line_frac", line_frac);
+  scores.Set("dup_line_char_frac", line_char_frac);
+  if (o.dup_line_frac != 0 && line_frac > o.dup_line_frac) return Verdict::Drop("dup_line_frac");
+  if (o.dup_line_char_frac != 0 && line_char_frac > o.dup_line_char_frac) {
     return Verdict::Drop("dup_line_char_frac");
   }
 
@@ -317,9 +329,12 @@ Verdict GopherRepetitionFilter::Check(pipeline::Document* doc) const {
   thread_local NGrams ngrams;
   ngrams.Reset(&words);
   Verdict verdict = Verdict::Keep();
-  for (const auto& [n, frac] : o.top_n_grams) {
+  for (size_t k = 0; k < o.top_n_grams.size(); ++k) {
+    const auto& [n, frac] = o.top_n_grams[k];
     if (n <= 0 || static_cast<size_t>(n) > words.size()) continue;  // no n-grams: skipped
-    if (static_cast<double>(ngrams.TopNGramChars(n)) / text_len > frac) {
+    const double share = static_cast<double>(ngrams.TopNGramChars(n)) / text_len;
+    scores.Set(top_keys_[k], share);
+    if (share > frac) {
       verdict = Verdict::Drop("top_" + std::to_string(n) + "_gram");
       break;
     }
@@ -329,10 +344,13 @@ Verdict GopherRepetitionFilter::Check(pipeline::Document* doc) const {
     for (const auto& [n, frac] : o.dup_n_grams) {
       if (n > 0) min_n = std::min(min_n, static_cast<size_t>(n));
     }
-    for (const auto& [n, frac] : o.dup_n_grams) {
+    for (size_t k = 0; k < o.dup_n_grams.size(); ++k) {
+      const auto& [n, frac] = o.dup_n_grams[k];
       const bool some = n > 0 && static_cast<size_t>(n) <= words.size();
       const size_t chars = some ? ngrams.DuplicateNGramChars(n, min_n) : 0;
-      if (static_cast<double>(chars) / text_len > frac) {
+      const double share = static_cast<double>(chars) / text_len;
+      scores.Set(dup_keys_[k], share);
+      if (share > frac) {
         verdict = Verdict::Drop("duplicated_" + std::to_string(n) + "_n_grams");
         break;
       }

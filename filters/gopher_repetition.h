@@ -10,11 +10,17 @@
 //   per (n, t) in dup_n_grams: code points of repeated word n-grams (joined with no separator;
 //     the scan skips n words after each repeat) / len(text) > t         → "duplicated_{n}_n_grams"
 // "Duplicate" means every occurrence after the first. An empty text is dropped as "empty".
+// Every fraction computed is recorded in metadata["gopher_repetition"] under its reason's name
+// (filters/scores.h) as soon as it is computed, whether the document is kept or dropped (a drop
+// carries the fraction that decided and those before it). With fewer words than n, "top_{n}_gram"
+// is skipped and records nothing, while "duplicated_{n}_n_grams" records 0.
 // Lengths are Python len(): code points. Words are pipeline/text/words.h's spaCy-English tokens.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "filters/params.h"
 #include "pipeline/filter.h"
@@ -40,13 +46,16 @@ void ApplyFinewebV1Profile(GopherRepetitionOptions* options);
 
 class GopherRepetitionFilter final : public pipeline::Filter {
  public:
-  explicit GopherRepetitionFilter(GopherRepetitionOptions options) : options_(std::move(options)) {}
+  explicit GopherRepetitionFilter(GopherRepetitionOptions options);
 
   std::string_view name() const override { return "gopher_repetition"; }
   pipeline::Verdict Check(pipeline::Document* doc) const override;
 
  private:
   GopherRepetitionOptions options_;
+  // The metadata keys of the n-gram scores, parallel to options_.top_n_grams and .dup_n_grams
+  // ("top_{n}_gram", "duplicated_{n}_n_grams": the reasons' names).
+  std::vector<std::string> top_keys_, dup_keys_;
 };
 
 }  // namespace winnow::filters
