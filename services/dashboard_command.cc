@@ -17,6 +17,7 @@ struct DashboardFlags {
   std::string data_dir;
   std::string http = "127.0.0.1:8080";
   std::string token_file;
+  std::string tokenizer = "gpt2";
 };
 
 int DashboardMain(const DashboardFlags& flags) {
@@ -45,6 +46,16 @@ int DashboardMain(const DashboardFlags& flags) {
   options.data_dir = flags.data_dir;
   options.token = token;
   options.store = store;
+  if (!flags.tokenizer.empty() && flags.tokenizer != "none") {
+    absl::StatusOr<std::unique_ptr<trainer::Tokenizer>> tokenizer =
+        trainer::Tokenizer::Load(flags.tokenizer);
+    if (!tokenizer.ok()) {
+      std::fprintf(stderr, "winnow dashboard: %s (tokens not counted)\n",
+                   std::string(tokenizer.status().message()).c_str());
+    } else {
+      options.tokenizer = std::move(*tokenizer);
+    }
+  }
   absl::StatusOr<std::unique_ptr<HttpServer>> server =
       HttpServer::Start(flags.http, MakeDashboard(options));
   if (!server.ok()) {
@@ -76,6 +87,9 @@ void AddDashboardCommand(CLI::App& app, CommandFn* run) {
   sub->add_option("--http", flags->http, "HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   sub->add_option("--token-file", flags->token_file, "required when not on loopback");
+  sub->add_option("--tokenizer", flags->tokenizer,
+                  "counts curated tokens with this SPEC (none: off)")
+      ->capture_default_str();
   sub->callback([flags, run] { *run = [flags] { return DashboardMain(*flags); }; });
 }
 

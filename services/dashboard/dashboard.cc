@@ -346,11 +346,13 @@ class Dashboard {
     if (!view.ok()) return view.status();
     json funnel = FunnelOf(*view);
     absl::StatusOr<json> dist = DistributionsOf(*view);
+    funnel["tokens_curated"] = nullptr;
     if (dist.ok()) {
       funnel["chars_curated"] = (*dist)["chars_curated"];
       funnel["chars_curated_exact"] = !(*dist)["truncated"].get<bool>();
+      funnel["tokens_curated"] = (*dist)["tokens_curated"];
+      funnel["tokenizer"] = (*dist)["tokenizer"];
     }
-    funnel["tokens_curated"] = nullptr;  // the tokenizer is not in this build yet
     return Json(funnel);
   }
 
@@ -461,7 +463,7 @@ class Dashboard {
     Histogram language_score = UnitHistogram();
     std::map<std::string, int64_t> languages, kept_domains, dropped_domains;
     std::map<std::string, std::map<std::string, std::vector<double>>> scores;  // filter → key
-    int64_t scanned = 0;
+    int64_t scanned = 0, tokens = 0;
     double chars = 0;
     bool truncated = false;
     if (view.store != nullptr) {
@@ -472,6 +474,9 @@ class Dashboard {
         }
         ++scanned;
         chars += static_cast<double>(doc.text.size());
+        if (options_.tokenizer != nullptr) {
+          tokens += static_cast<int64_t>(options_.tokenizer->EncodeOrdinary(doc.text).size());
+        }
         length.Add(static_cast<double>(doc.text.size()));
         if (doc.metadata.contains("language") && doc.metadata["language"].is_string()) {
           languages[doc.metadata["language"].get<std::string>()] += 1;
@@ -524,6 +529,8 @@ class Dashboard {
     json out = {{"documents_scanned", scanned},
                 {"truncated", truncated},
                 {"chars_curated", static_cast<int64_t>(chars)},
+                {"tokens_curated", options_.tokenizer != nullptr ? json(tokens) : json(nullptr)},
+                {"tokenizer", options_.tokenizer != nullptr ? options_.tokenizer->name() : ""},
                 {"length", length.ToJson()},
                 {"languages", TopN(language_counts, 30)},
                 {"language_score", language_score.ToJson()},

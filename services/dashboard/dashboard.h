@@ -23,6 +23,7 @@
 #include "nlohmann/json.hpp"
 #include "pipeline/store/shard_store.h"
 #include "services/dashboard/http_server.h"
+#include "trainer/tokenizer/tokenizer.h"
 
 namespace winnow::services {
 
@@ -35,6 +36,8 @@ struct DashboardOptions {
   // Cluster jobs as JSON (an array of winnow.v1.JobStatus-shaped objects); null: embedded run.
   std::function<nlohmann::json()> jobs;
   int max_scan_documents = 200000;  // distributions read at most this many kept documents
+  // Counts the curated tokens for the funnel (null: characters only).
+  std::shared_ptr<const trainer::Tokenizer> tokenizer;
 };
 
 HttpHandler MakeDashboard(DashboardOptions options);

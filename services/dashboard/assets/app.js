@@ -66,7 +66,8 @@ async function loadOverview() {
   const chars = document.getElementById("chars");
   chars.textContent = "characters written: " + fmt(funnel.chars_written) + " · curated: " +
     fmt(funnel.chars_curated) + (funnel.chars_curated_exact === false ? " (first documents only)" : "") +
-    " · tokens: " + (funnel.tokens_curated === null ? "— (tokenizer not in this build)" : fmt(funnel.tokens_curated));
+    " · tokens: " + (funnel.tokens_curated === null || funnel.tokens_curated === undefined ? "— (no tokenizer)"
+      : fmt(funnel.tokens_curated) + " (" + funnel.tokenizer + ")");
   table(document.getElementById("inputs"), [["snapshot"], ["input"], ["records", "num"], ["documents", "num"], ["MB", "num"]],
     runs.inputs.map((i) => el("tr", {}, el("td", {}, i.snapshot || "—"), el("td", {}, i.input),
       el("td", { class: "num" }, fmt(i.records)), el("td", { class: "num" }, fmt(i.documents)),

@@ -79,6 +79,9 @@ class DashboardTest : public ::testing::Test {
     options.data_dir = dir_->path() + "/data";
     options.token = token;
     options.store = ReadOnlyStore(options.data_dir);
+    auto tokenizer = trainer::Tokenizer::Load("gpt2");
+    ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
+    options.tokenizer = std::move(*tokenizer);
     auto server = HttpServer::Start("127.0.0.1:0", MakeDashboard(options));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -122,6 +125,8 @@ TEST_F(DashboardTest, FunnelAndFiltersEqualTheRunsStats) {
   EXPECT_EQ(funnel["written"], Counter("write/kept"));
   EXPECT_EQ(steps["after pii"], Counter("write/kept"));
   EXPECT_LE(steps["curated"], Counter("write/kept"));
+  EXPECT_GT(funnel["tokens_curated"].get<int64_t>(), 0);
+  EXPECT_LT(funnel["tokens_curated"].get<int64_t>(), funnel["chars_curated"].get<int64_t>());
 
   const json filters = Api("/api/filters");
   bool saw_language = false;
