@@ -10,7 +10,7 @@ packages=(
   libboost-all-dev libcurl4-openssl-dev libzstd-dev zlib1g-dev libisal-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libpsl-dev libicu-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev python3
-  chromium chromium-driver python3-selenium
+  chromium chromium-driver python3-selenium python3-torch
 )
 
 missing=()
