@@ -79,7 +79,10 @@ class Tokenizer {
   std::string name_;
   PretokenPattern pattern_ = PretokenPattern::kCl100k;
   std::vector<std::string> tokens_;  // by id
-  absl::flat_hash_map<std::string, TokenId> ranks_;
+  // Bytes → rank, laid out for encoding (tokenizer.cc); its unique id keys the per-thread piece
+  // caches, so a tokenizer never sees another's cached pieces.
+  struct Ranks;
+  std::shared_ptr<const Ranks> ranks_;
   std::map<std::string, TokenId> specials_;
   absl::flat_hash_map<TokenId, std::string> special_bytes_;
 };
