@@ -15,9 +15,12 @@ Modes
                    every kind, marks, emoji, letters of every case class, digits of many scripts,
                    contraction endings, random code points of all planes); 1 in 10 is 64-512
                    characters from only one to three of those pools (long pieces and runs)
-  --classes        compare tiktoken's regex character classes (\\p{L}, \\p{N}, \\s, ...) with the
-                   C++ scanner's for every code point (shows Unicode-version differences)
---full, --fuzz and --classes run the C++ side through the tokenizer_test binary of --build
+  --classes OUT    write the code points tiktoken's regex engine puts in \\p{L}, \\p{Lu}, \\p{Ll},
+                   \\p{Lt}, \\p{Lm}, \\p{Lo}, \\p{M}, \\p{N} and \\s (JSON ranges). Compared with
+                   ICU's u_charType/u_isUWhiteSpace this gives the Unicode-version differences
+                   (kUnicode16 in trainer/tokenizer/pretokenizer.cc came from it: tiktoken 0.14 has
+                   Unicode 16.0, ICU 72 has 15.0)
+--full and --fuzz run the C++ side through the tokenizer_test binary of --build
 (default build-tok): TiktokenParity.MatchesGoldenFile reads WINNOW_TIKTOKEN_GOLDEN instead of
 the committed file when it is set.
 
@@ -484,23 +487,30 @@ def run_cpp(build, path):
     return r.returncode
 
 
-def compare_classes(build):
-    """tiktoken's class of every code point: pat_str = one class, ranks = the 256 bytes only;
-    encode_ordinary keeps only the matched characters' bytes."""
+def tiktoken_classes():
+    """{class: [[first, last], ...]}: the code points tiktoken's regex engine puts in each class.
+    An Encoding whose pattern is the class alone and whose ranks are the 256 bytes encodes only
+    the characters that match, one byte a token."""
     import tiktoken
     import tiktoken.load
 
     ranks = tiktoken.load.load_tiktoken_bpe(os.path.join(TOKENIZERS, "r50k_base.tiktoken"))
     byte_ranks = {k: v for k, v in ranks.items() if len(k) == 1}
-    all_cps = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
-    classes = {}
-    for cls in ["\\p{L}", "\\p{N}", "\\s", "\\p{M}", "\\p{Lu}", "\\p{Lt}", "\\p{Lm}", "\\p{Lo}",
-                "\\p{Ll}"]:
-        enc = tiktoken.Encoding(name="cls", pat_str=cls, mergeable_ranks=byte_ranks, special_tokens={})
-        matched = enc.decode_bytes(enc.encode_ordinary(all_cps)).decode("utf-8")
-        classes[cls] = matched
-        print(f"{cls}: {len(matched)} code points", file=sys.stderr)
-    return classes
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    out = {}
+    for cls in ["\\p{L}", "\\p{Lu}", "\\p{Ll}", "\\p{Lt}", "\\p{Lm}", "\\p{Lo}", "\\p{M}",
+                "\\p{N}", "\\s"]:
+        enc = tiktoken.Encoding(name="cls", pat_str=cls, mergeable_ranks=byte_ranks,
+                                special_tokens={})
+        ranges = []
+        for ch in enc.decode_bytes(enc.encode_ordinary(every)).decode("utf-8"):
+            c = ord(ch)
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1][1] = c
+            else:
+                ranges.append([c, c])
+        out[cls] = ranges
+    return out
 
 
 def main():
@@ -509,16 +519,15 @@ def main():
     ap.add_argument("--full", action="store_true")
     ap.add_argument("--fuzz", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--classes", metavar="OUT", default=None,
-                    help="write tiktoken's class strings as JSON to OUT")
+    ap.add_argument("--classes", metavar="OUT", default=None)
     ap.add_argument("--winnow", default=os.path.join(ROOT, "build", "services", "winnow"))
     ap.add_argument("--build", default=os.path.join(ROOT, "build-tok"))
     ap.add_argument("--keep", default=None, help="keep the compared JSONL.gz here")
     args = ap.parse_args()
 
     if args.classes:
-        with open(args.classes, "w", encoding="utf-8") as f:
-            json.dump(compare_classes(args.build), f, ensure_ascii=False)
+        with open(args.classes, "w") as f:
+            json.dump(tiktoken_classes(), f)
         return 0
     if args.fuzz or args.full:
         if args.fuzz:
