@@ -22,6 +22,7 @@ void AddSubmitCommand(CLI::App& app, CommandFn* run);
 void AddStatusCommand(CLI::App& app, CommandFn* run);
 void AddDashboardCommand(CLI::App& app, CommandFn* run);
 void AddTokenizerCommand(CLI::App& app, CommandFn* run);
+void AddTrainCommand(CLI::App& app, CommandFn* run);
 // `winnow tokenizer train` (tokenizer_train_command.cc), under the tokenizer command.
 void AddTokenizerTrainCommand(CLI::App* tokenizer, CommandFn* run);
 
