@@ -1,9 +1,6 @@
 // `winnow filter [--config FILE] [--only NAME,…] [--set NAME.PARAM=VALUE …] < in.jsonl >
 // out.jsonl`: the filter chain over datatrove-style JSONL, one decision line per input line, in
 // input order.
-#include <tbb/global_control.h>
-#include <tbb/parallel_pipeline.h>
-
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -15,6 +12,7 @@
 #include "nlohmann/json.hpp"
 #include "pipeline/run/config.h"
 #include "services/commands.h"
+#include "services/line_pipeline.h"
 
 namespace winnow::services {
 namespace {
@@ -24,12 +22,6 @@ struct FilterFlags {
   std::vector<std::string> only;
   std::vector<std::string> sets;
   int threads = 0;
-};
-
-struct Line {
-  std::string text;
-  std::string out;
-  bool invalid = false;  // not a JSON document with a "text" string
 };
 
 // One input line → one output line: {"id","kept","filter","reason","text","metadata"}.
@@ -85,45 +77,18 @@ int FilterMain(const FilterFlags& flags) {
   const int threads = flags.threads > 0
                           ? flags.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
-                            static_cast<size_t>(threads));
-  std::ios::sync_with_stdio(false);
-  // cin is tied to cout: every read would flush cout from the reading thread while the writing
-  // thread appends to it. Untie them; the pipeline's two serial stages then never share a stream.
-  std::cin.tie(nullptr);
-  int64_t number = 0;
-  tbb::parallel_pipeline(
-      static_cast<size_t>(threads) * 8,
-      tbb::make_filter<void, std::shared_ptr<Line>>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> std::shared_ptr<Line> {
-            auto line = std::make_shared<Line>();
-            if (!std::getline(std::cin, line->text)) {
-              fc.stop();
-              return nullptr;
-            }
-            return line;
-          }) &
-          tbb::make_filter<std::shared_ptr<Line>, std::shared_ptr<Line>>(
-              tbb::filter_mode::parallel,
-              [&](std::shared_ptr<Line> line) {
-                if (!line->text.empty()) line->out = Decide(line->text, *chain, &line->invalid);
-                return line;
-              }) &
-          tbb::make_filter<std::shared_ptr<Line>, void>(
-              tbb::filter_mode::serial_in_order, [&](std::shared_ptr<Line> line) {
-                ++number;
-                if (line->text.empty()) return;  // blank lines carry no document
-                if (line->invalid) {
-                  std::fprintf(stderr,
-                               "winnow filter: line %lld: not a JSON document, passed on "
-                               "as invalid_input\n",
-                               static_cast<long long>(number));
-                }
-                std::cout << line->out << '\n';
-              }));
-  std::cout.flush();
-  return std::cout ? kExitOk : kExitIoError;
+  const bool written = MapLines(threads, "winnow filter", [&](const std::string& text) {
+    LineResult result;
+    if (text.empty()) {  // blank lines carry no document
+      result.skip = true;
+      return result;
+    }
+    bool invalid = false;
+    result.out = Decide(text, *chain, &invalid);
+    if (invalid) result.warning = "not a JSON document, passed on as invalid_input";
+    return result;
+  });
+  return written ? kExitOk : kExitIoError;
 }
 
 }  // namespace

@@ -4,9 +4,6 @@
 //           {"text": …} lines and writes {"ids": […]} lines, in order.
 //   decode: plain mode reads a JSON array of ids and writes the bytes; --jsonl reads {"ids": […]}
 //           lines and writes {"text": …} lines ("lossy": true when the bytes are not valid UTF-8).
-#include <tbb/global_control.h>
-#include <tbb/parallel_pipeline.h>
-
 #include <cstdio>
 #include <iostream>
 #include <iterator>
@@ -17,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "nlohmann/json.hpp"
 #include "services/commands.h"
+#include "services/line_pipeline.h"
 #include "trainer/tokenizer/tokenizer.h"
 
 namespace winnow::services {
@@ -53,38 +51,13 @@ trainer::SpecialTokens Specials(const TokenizerFlags& flags) {
   return special;
 }
 
-// Lines in, one line out per line, in order, transformed on all threads.
-int MapLines(int threads, const std::function<std::string(const std::string&)>& fn) {
-  tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
-                            static_cast<size_t>(threads));
-  std::ios::sync_with_stdio(false);
-  std::cin.tie(nullptr);  // the reading stage must not flush cout under the writing one
-  struct Line {
-    std::string in, out;
-  };
-  tbb::parallel_pipeline(
-      static_cast<size_t>(threads) * 8,
-      tbb::make_filter<void, std::shared_ptr<Line>>(
-          tbb::filter_mode::serial_in_order,
-          [&](tbb::flow_control& fc) -> std::shared_ptr<Line> {
-            auto line = std::make_shared<Line>();
-            if (!std::getline(std::cin, line->in)) {
-              fc.stop();
-              return nullptr;
-            }
-            return line;
-          }) &
-          tbb::make_filter<std::shared_ptr<Line>, std::shared_ptr<Line>>(
-              tbb::filter_mode::parallel,
-              [&](std::shared_ptr<Line> line) {
-                line->out = fn(line->in);
-                return line;
-              }) &
-          tbb::make_filter<std::shared_ptr<Line>, void>(
-              tbb::filter_mode::serial_in_order,
-              [&](std::shared_ptr<Line> line) { std::cout << line->out << '\n'; }));
-  std::cout.flush();
-  return std::cout ? kExitOk : kExitIoError;
+// One JSON line out per line in, in order, on all threads.
+int MapJsonLines(int threads, const char* prefix,
+                 const std::function<std::string(const std::string&)>& fn) {
+  const bool written = MapLines(threads, prefix, [&](const std::string& line) {
+    return LineResult{fn(line), "", false};
+  });
+  return written ? kExitOk : kExitIoError;
 }
 
 absl::StatusOr<std::unique_ptr<trainer::Tokenizer>> LoadOrSay(const TokenizerFlags& flags,
@@ -116,20 +89,21 @@ int EncodeMain(const TokenizerFlags& flags) {
     std::printf("%s\n", nlohmann::json(*ids).dump().c_str());
     return kExitOk;
   }
-  return MapLines(threads, [&](const std::string& line) -> std::string {
-    if (line.empty()) return "{\"ids\":[]}";
-    const nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
-    if (!in.is_object() || !in.contains("text") || !in["text"].is_string()) {
-      return R"({"ids":null,"error":"not a JSON object with a \"text\" string"})";
-    }
-    absl::StatusOr<std::vector<trainer::TokenId>> ids =
-        tokenizer.Encode(in["text"].get<std::string>(), special);
-    if (!ids.ok()) {
-      return nlohmann::json{{"ids", nullptr}, {"error", std::string(ids.status().message())}}
-          .dump();
-    }
-    return nlohmann::json{{"ids", *ids}}.dump();
-  });
+  return MapJsonLines(
+      threads, "winnow tokenizer encode", [&](const std::string& line) -> std::string {
+        if (line.empty()) return "{\"ids\":[]}";
+        const nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
+        if (!in.is_object() || !in.contains("text") || !in["text"].is_string()) {
+          return R"({"ids":null,"error":"not a JSON object with a \"text\" string"})";
+        }
+        absl::StatusOr<std::vector<trainer::TokenId>> ids =
+            tokenizer.Encode(in["text"].get<std::string>(), special);
+        if (!ids.ok()) {
+          return nlohmann::json{{"ids", nullptr}, {"error", std::string(ids.status().message())}}
+              .dump();
+        }
+        return nlohmann::json{{"ids", *ids}}.dump();
+      });
 }
 
 int DecodeMain(const TokenizerFlags& flags) {
@@ -160,19 +134,20 @@ int DecodeMain(const TokenizerFlags& flags) {
   const int threads = flags.threads > 0
                           ? flags.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return MapLines(threads, [&](const std::string& line) -> std::string {
-    const nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
-    std::vector<trainer::TokenId> ids;
-    if (!in.is_object() || !in.contains("ids") || !ids_of(in["ids"], &ids)) {
-      return R"({"text":null,"error":"not a JSON object with an \"ids\" array of ids"})";
-    }
-    size_t unknown = 0;
-    const std::string bytes = tokenizer.Decode(ids, &unknown);
-    nlohmann::json out = {{"text", bytes}};
-    if (!ValidUtf8(bytes)) out["lossy"] = true;
-    if (unknown > 0) out["unknown_ids"] = unknown;
-    return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  });
+  return MapJsonLines(
+      threads, "winnow tokenizer decode", [&](const std::string& line) -> std::string {
+        const nlohmann::json in = nlohmann::json::parse(line, nullptr, false);
+        std::vector<trainer::TokenId> ids;
+        if (!in.is_object() || !in.contains("ids") || !ids_of(in["ids"], &ids)) {
+          return R"({"text":null,"error":"not a JSON object with an \"ids\" array of ids"})";
+        }
+        size_t unknown = 0;
+        const std::string bytes = tokenizer.Decode(ids, &unknown);
+        nlohmann::json out = {{"text", bytes}};
+        if (!ValidUtf8(bytes)) out["lossy"] = true;
+        if (unknown > 0) out["unknown_ids"] = unknown;
+        return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      });
 }
 
 }  // namespace
