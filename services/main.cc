@@ -20,8 +20,9 @@ int main(int argc, char** argv) {
   winnow::services::AddDashboardCommand(app, &command);
   winnow::services::AddTokenizerCommand(app, &command);
   winnow::services::AddTrainCommand(app, &command);
+  winnow::services::AddExportHfCommand(app, &command);
   // Commands of the contract that later work will bring; they say so instead of failing silently.
-  for (const char* name : {"sample", "export-hf"}) {
+  for (const char* name : {"sample"}) {
     CLI::App* sub = app.add_subcommand(name, "(not in this build yet)");
     sub->allow_extras();
     sub->callback([name, &command] {
