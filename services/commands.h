@@ -24,6 +24,7 @@ void AddDashboardCommand(CLI::App& app, CommandFn* run);
 void AddTokenizerCommand(CLI::App& app, CommandFn* run);
 void AddTrainCommand(CLI::App& app, CommandFn* run);
 void AddExportHfCommand(CLI::App& app, CommandFn* run);
+void AddSampleCommand(CLI::App& app, CommandFn* run);
 // `winnow tokenizer train` (tokenizer_train_command.cc), under the tokenizer command.
 void AddTokenizerTrainCommand(CLI::App* tokenizer, CommandFn* run);
 

@@ -21,17 +21,7 @@ int main(int argc, char** argv) {
   winnow::services::AddTokenizerCommand(app, &command);
   winnow::services::AddTrainCommand(app, &command);
   winnow::services::AddExportHfCommand(app, &command);
-  // Commands of the contract that later work will bring; they say so instead of failing silently.
-  for (const char* name : {"sample"}) {
-    CLI::App* sub = app.add_subcommand(name, "(not in this build yet)");
-    sub->allow_extras();
-    sub->callback([name, &command] {
-      command = [name] {
-        std::fprintf(stderr, "winnow %s: not in this build yet\n", name);
-        return winnow::services::kExitUsage;
-      };
-    });
-  }
+  winnow::services::AddSampleCommand(app, &command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
