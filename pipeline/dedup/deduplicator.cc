@@ -245,19 +245,23 @@ absl::Status Deduplicator::FinishNear() {
   return FinishClusters();
 }
 
+// An exact duplicate's kept copy may itself be a near duplicate: the document kept in its place.
+absl::StatusOr<std::string> Deduplicator::FinalKept(std::string exact_kept) {
+  if (!options_.near) return exact_kept;
+  absl::StatusOr<std::optional<std::string>> near_kept = near_->DuplicateOf(exact_kept);
+  if (!near_kept.ok()) return near_kept.status();
+  return near_kept->has_value() ? std::move(**near_kept) : std::move(exact_kept);
+}
+
 absl::StatusOr<std::optional<Duplicate>> Deduplicator::DuplicateOf(std::string_view doc_key) {
   if (!near_done_) return absl::FailedPreconditionError("DuplicateOf before FinishNear");
   if (options_.exact) {
     absl::StatusOr<std::optional<std::string>> copy = exact_->DuplicateOf(doc_key);
     if (!copy.ok()) return copy.status();
     if (copy->has_value()) {
-      Duplicate duplicate{DuplicateKind::kExact, std::move(**copy)};
-      if (options_.near) {
-        absl::StatusOr<std::optional<std::string>> kept = near_->DuplicateOf(duplicate.kept);
-        if (!kept.ok()) return kept.status();
-        if (kept->has_value()) duplicate.kept = std::move(**kept);
-      }
-      return std::optional<Duplicate>(std::move(duplicate));
+      absl::StatusOr<std::string> kept = FinalKept(std::move(**copy));
+      if (!kept.ok()) return kept.status();
+      return std::optional<Duplicate>(Duplicate{DuplicateKind::kExact, std::move(*kept)});
     }
   }
   if (options_.near) {
@@ -278,16 +282,12 @@ absl::Status Deduplicator::ForEachDuplicate(
   if (options_.exact) {
     absl::Status status =
         exact_->ForEachDuplicate([&](std::string_view doc_key, std::string_view kept) {
-          Duplicate duplicate{DuplicateKind::kExact, std::string(kept)};
-          if (options_.near) {
-            absl::StatusOr<std::optional<std::string>> final_kept = near_->DuplicateOf(kept);
-            if (!final_kept.ok()) {
-              inner = final_kept.status();
-              return false;
-            }
-            if (final_kept->has_value()) duplicate.kept = std::move(**final_kept);
+          absl::StatusOr<std::string> final_kept = FinalKept(std::string(kept));
+          if (!final_kept.ok()) {
+            inner = final_kept.status();
+            return false;
           }
-          more = fn(doc_key, duplicate);
+          more = fn(doc_key, Duplicate{DuplicateKind::kExact, std::move(*final_kept)});
           return more;
         });
     if (!inner.ok()) return inner;

@@ -104,6 +104,7 @@ class Deduplicator {
  private:
   Deduplicator(std::string work_dir, DedupOptions options, MinHasher hasher);
   absl::Status FinishClusters();
+  absl::StatusOr<std::string> FinalKept(std::string exact_kept);
 
   std::string work_dir_;
   DedupOptions options_;

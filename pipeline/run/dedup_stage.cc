@@ -203,8 +203,7 @@ class StoreTargetImpl final : public DedupTarget {
   absl::Status ScanTexts(
       const std::string& key_prefix,
       const std::function<bool(std::string_view key, std::string_view text)>& fn) override {
-    return store_.ScanDocuments(
-        key_prefix, [&fn](std::string_view key, const Document& doc) { return fn(key, doc.text); });
+    return store_.ScanTexts(key_prefix, fn);
   }
   absl::Status ClearDuplicates(std::string_view key_prefix) override {
     return store_.ClearDuplicates(key_prefix);

@@ -15,6 +15,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "pipeline/atomic_file.h"
 #include "rocksdb/convenience.h"
 #include "rocksdb/db.h"
 #include "rocksdb/iterator.h"
@@ -132,6 +133,15 @@ bool ParseDocumentFields(std::string_view in, Document* doc) {
   return true;
 }
 
+// The text of a documents-column value, without decoding the other fields or the metadata.
+bool ParseDocumentText(std::string_view value, std::string_view* text) {
+  if (value.empty() || value.front() != kValueVersion) return false;
+  value.remove_prefix(1);
+  std::string_view skipped;  // id, URL, date
+  return GetString(&value, &skipped) && GetString(&value, &skipped) &&
+         GetString(&value, &skipped) && GetString(&value, text);
+}
+
 // documents: key DocumentKey::Encode(), value kValueVersion + fields.
 // dropped:   key DocumentKey::Encode(), value kValueVersion + filter + reason + fields.
 absl::Status DecodeDocument(std::string_view key, std::string_view value, Document* doc,
@@ -189,38 +199,6 @@ uint64_t Fnv1a64(std::string_view a, std::string_view b) {
 
 std::string DumpJson(const nlohmann::json& json, int indent = -1) {
   return json.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// Writes `content` to `path` through a temporary file, fsync and rename.
-absl::Status WriteFileAtomically(const std::string& path, std::string_view content) {
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return absl::InternalError(absl::StrCat("cannot create ", tmp, ": ", strerror(errno)));
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(err)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::InternalError(absl::StrCat("cannot write ", tmp, ": ", strerror(err)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return absl::InternalError(
-        absl::StrCat("cannot rename ", tmp, " to ", path, ": ", strerror(err)));
-  }
-  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -666,9 +644,9 @@ absl::Status ShardStore::ForEachDocument(const std::function<bool(const Document
                      });
 }
 
-absl::Status ShardStore::ScanDocuments(
+absl::Status ShardStore::ScanTexts(
     std::string_view key_prefix,
-    const std::function<bool(std::string_view key, const Document&)>& fn) {
+    const std::function<bool(std::string_view key, std::string_view text)>& fn) {
   rocksdb::ReadOptions read_options;
   read_options.fill_cache = false;
   read_options.readahead_size = 2 << 20;
@@ -679,11 +657,12 @@ absl::Status ShardStore::ScanDocuments(
         shard->db->NewIterator(read_options, shard->columns[kDocuments]));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
       const std::string_view key(it->key().data(), it->key().size());
-      Document doc;
-      absl::Status status = DecodeDocument(
-          key, std::string_view(it->value().data(), it->value().size()), &doc, nullptr, nullptr);
-      if (!status.ok()) return status;
-      if (!fn(key, doc)) return absl::OkStatus();
+      std::string_view text;
+      if (!ParseDocumentText(std::string_view(it->value().data(), it->value().size()), &text)) {
+        return absl::DataLossError(absl::StrCat("undecodable value for document key \"",
+                                                Escape(key), "\" in the shard store"));
+      }
+      if (!fn(key, text)) return absl::OkStatus();
     }
     if (absl::Status status = FromRocks(it->status(), absl::StrCat("reading ", shard->path));
         !status.ok()) {

@@ -73,10 +73,12 @@ class ShardStore {
   // Documents of all shards in DocumentKey order; stops early, with OK, when fn returns false.
   absl::Status ForEachDocument(const std::function<bool(const Document&)>& fn,
                                DocumentSet which = DocumentSet::kKept);
-  // Every stored document whose encoded key starts with `key_prefix` (e.g. "snapshot\0"; ""
-  // for all), shard after shard: faster than ForEachDocument when order does not matter.
-  absl::Status ScanDocuments(std::string_view key_prefix,
-                             const std::function<bool(std::string_view key, const Document&)>& fn);
+  // The text of every stored document whose encoded key starts with `key_prefix` (e.g.
+  // "snapshot\0"; "" for all), shard after shard, without decoding the rest of the document:
+  // faster than ForEachDocument when order and the other fields do not matter.
+  absl::Status ScanTexts(
+      std::string_view key_prefix,
+      const std::function<bool(std::string_view key, std::string_view text)>& fn);
 
   // Duplicate marks (pipeline/dedup): a duplicate stays stored, marked with its kind and the
   // encoded key of the document kept in its place. An input's commit clears its own marks.

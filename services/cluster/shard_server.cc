@@ -113,10 +113,10 @@ struct ShardServer::Impl final : public v1::Shard::Service {
     if (grpc::Status s = auth.Check(*context); !s.ok()) return s;
     std::shared_lock<std::shared_mutex> lock(store_mutex);
     v1::ScannedDocument out;
-    const absl::Status status = store->ScanDocuments(
-        request->key_prefix(), [&](std::string_view key, const pipeline::Document& doc) {
+    const absl::Status status =
+        store->ScanTexts(request->key_prefix(), [&](std::string_view key, std::string_view text) {
           out.set_key(std::string(key));
-          out.set_text(doc.text);
+          out.set_text(std::string(text));
           return !context->IsCancelled() && writer->Write(out);
         });
     return ToGrpc(status);
