@@ -4,7 +4,9 @@
 Runs the disabled GptParity.DISABLED_DumpForPyTorch test of MODEL_TEST (our parameters, a batch,
 our logits, loss, gradients and ten AdamW training losses, as .npy files), rebuilds the same GPT-2
 in PyTorch (float64) from those parameters and compares: logits, loss, the gradient of every
-tensor, and the losses of ten steps of clipping + torch.optim.AdamW.
+tensor, and the losses of ten steps of clipping + torch.optim.AdamW. Then, on the trained
+parameters, a batch of packed documents with the document mask (Gpt::SetDocumentMask): torch builds
+the boolean mask from the tokens and logits, loss and every gradient must match again.
 
 usage: gpt_torch_parity.py MODEL_TEST [WORK_DIR]
 Exit 0 when everything matches, 1 on a mismatch, 77 (skip) when torch or numpy is missing.
@@ -44,19 +46,33 @@ def rebuild(flat, cfg):
     return params
 
 
-def forward(p, tokens, targets, cfg):
-    """GPT-2 as HF's GPT2LMHeadModel computes it; weights are (out, in) like nn.Linear."""
+def attention_mask(tokens, eot):
+    """(B, 1, T, T) booleans, True where position t may attend to s: s ≤ t, and with an end-of-text
+    id eot, s not before the last eot at or before t (t's document starts there, or at 0)."""
+    B, T = tokens.shape
+    position = torch.arange(T)
+    allowed = (position[None, :] <= position[:, None]).expand(B, T, T)  # [b, t, s]: s ≤ t
+    if eot is not None:
+        eot_at = torch.where(tokens == eot, position, torch.zeros_like(position))
+        doc_start = torch.cummax(eot_at, dim=1).values  # (B, T)
+        allowed = allowed & (position[None, None, :] >= doc_start[:, :, None])
+    return allowed[:, None]
+
+
+def forward(p, tokens, targets, cfg, eot=None):
+    """GPT-2 as HF's GPT2LMHeadModel computes it; weights are (out, in) like nn.Linear. With eot,
+    attention stays within the documents that end-of-text tokens delimit."""
     V, L, NH, C = cfg["vocab_size"], cfg["num_layers"], cfg["num_heads"], cfg["channels"]
     B, T = tokens.shape
     hs = C // NH
-    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    mask = attention_mask(tokens, eot)
     x = p["wte"][tokens] + p["wpe"][:T]
     for l in range(L):
         h = F.layer_norm(x, (C,), p["ln1w"][l], p["ln1b"][l], eps=1e-5)
         qkv = h @ p["qkvw"][l].T + p["qkvb"][l]
         q, k, v = (z.view(B, T, NH, hs).transpose(1, 2) for z in qkv.split(C, dim=-1))
         att = (q @ k.transpose(-2, -1)) / math.sqrt(hs)
-        att = att.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+        att = att.masked_fill(~mask, float("-inf")).softmax(dim=-1)
         y = (att @ v).transpose(1, 2).reshape(B, T, C)
         x = x + y @ p["attprojw"][l].T + p["attprojb"][l]
         h = F.layer_norm(x, (C,), p["ln2w"][l], p["ln2b"][l], eps=1e-5)
@@ -146,6 +162,26 @@ def compare(binary, work):
     check("training losses", max(abs(a - b) / abs(b) for a, b in zip(ours, theirs)))
     flat = np.concatenate([params[t["name"]].detach().numpy().ravel() for t in cfg["tensors"]])
     check("trained parameters", relative_error(load("trained_params"), flat), 1e-4)
+
+    # Packed documents, document mask on, from the trained parameters.
+    masked_tokens = torch.tensor(load("masked_tokens"), dtype=torch.long)
+    params = rebuild(load("trained_params"), cfg)
+    logits, loss = forward(params, masked_tokens, targets, cfg, eot=cfg["eot"])
+    loss.backward()
+    _, causal_loss = forward(params, masked_tokens, targets, cfg)
+    print(f"document mask: loss ours {float(load('masked_loss')[0]):.7f}  torch {loss.item():.7f}"
+          f"  (torch without the mask {causal_loss.item():.7f})")
+    check("masked loss", abs(float(load("masked_loss")[0]) - loss.item()) / abs(loss.item()))
+    check("masked logits",
+          relative_error(load("masked_logits")[..., :V], logits.detach()[..., :V].numpy()))
+    grads = load("masked_grads")
+    for t in cfg["tensors"]:
+        size = int(np.prod(t["shape"]))
+        ours = grads[t["offset"]:t["offset"] + size].reshape(t["shape"])
+        check("masked grad " + t["name"], relative_error(ours, params[t["name"]].grad.numpy()))
+    if abs(causal_loss.item() - loss.item()) < 1e-4 * abs(loss.item()):
+        print("the document mask changed nothing: the masked case tests nothing")
+        failures.append("masked case")
 
     if failures:
         print("FAIL:", ", ".join(failures))

@@ -112,9 +112,10 @@ GptTensors GptTensorViews(const GptConfig& config, float* buffer) {
 // The activations Forward keeps for Backward, and Backward's own scratch. Shapes with N = B·T.
 struct Gpt::Buffers {
   int B = 0, T = 0;
-  std::vector<int> tokens;   // (B, T)
-  std::vector<int> targets;  // (B, T), empty when Forward had none
-  int counted = 0;           // targets ≠ −1
+  std::vector<int> tokens;     // (B, T)
+  std::vector<int> targets;    // (B, T), empty when Forward had none
+  std::vector<int> doc_start;  // (B, T) first position each attends to; empty: plain causal
+  int counted = 0;             // targets ≠ −1
 
   std::vector<float> memory;
   float* encoded;  // (N, C)       token + position embeddings: the residual stream entering layer 0
@@ -283,6 +284,12 @@ absl::StatusOr<float> Gpt::Forward(std::span<const int> tokens, std::span<const 
   if (a.B != B || a.T != T) a.Allocate(config_, B, T);
   a.tokens.assign(tokens.begin(), tokens.end());
   a.targets.assign(targets.begin(), targets.end());
+  a.doc_start.clear();
+  if (document_mask_eot_ >= 0) {
+    a.doc_start.resize(N);
+    cpu::DocumentStarts(a.doc_start.data(), a.tokens.data(), B, T, document_mask_eot_);
+  }
+  const int* doc_start = a.doc_start.empty() ? nullptr : a.doc_start.data();
 
   const GptTensors p = param_tensors();
   cpu::EncoderForward(a.encoded, a.tokens.data(), p.wte, p.wpe, B, T, C);
@@ -293,7 +300,7 @@ absl::StatusOr<float> Gpt::Forward(std::span<const int> tokens, std::span<const 
     // Attention branch: residual2 = residual + attproj(attention(qkv(ln1(residual)))).
     cpu::LayerNormForward(x.ln1, x.ln1_mean, x.ln1_rstd, residual, w.ln1w, w.ln1b, N, C);
     cpu::MatmulForward(x.qkv, x.ln1, w.qkvw, w.qkvb, N, C, 3 * C);
-    cpu::AttentionForward(x.atty, x.att, x.qkv, B, T, C, NH);
+    cpu::AttentionForward(x.atty, x.att, x.qkv, B, T, C, NH, doc_start);
     cpu::MatmulForward(x.attproj, x.atty, w.attprojw, w.attprojb, N, C, C);
     cpu::ResidualForward(x.residual2, residual, x.attproj, N * C);
     // MLP branch: residual3 = residual2 + fcproj(gelu(fc(ln2(residual2)))).
@@ -336,6 +343,7 @@ absl::Status Gpt::Backward() {
   auto zero = [](float* x, size_t n) { std::fill(x, x + n, 0.0f); };
   const GptTensors p = param_tensors();
   const GptTensors g = grad_tensors();
+  const int* doc_start = a.doc_start.empty() ? nullptr : a.doc_start.data();
 
   // loss = mean over the counted positions of losses[n], so d(loss)/d(losses[n]) = 1/counted.
   zero(a.dlogits, static_cast<size_t>(N) * Vp);
@@ -368,7 +376,7 @@ absl::Status Gpt::Backward() {
     cpu::MatmulBackward(a.datty, dw.attprojw, dw.attprojb, a.dresidual, x.atty, w.attprojw, N, C,
                         C);
     zero(a.dqkv, static_cast<size_t>(N) * 3 * C);
-    cpu::AttentionBackward(a.dqkv, a.datty, x.qkv, x.att, B, T, C, NH);
+    cpu::AttentionBackward(a.dqkv, a.datty, x.qkv, x.att, B, T, C, NH, doc_start);
     zero(a.dln, static_cast<size_t>(N) * C);
     cpu::MatmulBackward(a.dln, dw.qkvw, dw.qkvb, a.dqkv, x.ln1, w.qkvw, N, C, 3 * C);
     cpu::LayerNormBackward(a.dresidual, dw.ln1w, dw.ln1b, a.dln, residual, w.ln1w, x.ln1_mean,

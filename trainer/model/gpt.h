@@ -85,6 +85,14 @@ class Gpt {
   // returns 0. InvalidArgument for bad shapes or ids.
   absl::StatusOr<float> Forward(std::span<const int> tokens, std::span<const int> targets, int B,
                                 int T);
+  // Document masking for rows that pack several documents: with eot_token ≥ 0, Forward lets
+  // position t attend only to the positions s ≤ t of its own document, which begins at the last
+  // s ≤ t holding eot_token (at 0 if there is none), so an end-of-text token begins the document
+  // after it. Backward follows the Forward it differentiates. −1 (the default; any negative id)
+  // is plain causal attention, bit for bit. KV-cache inference (inference.h) honours it too.
+  void SetDocumentMask(int eot_token) { document_mask_eot_ = eot_token < 0 ? -1 : eot_token; }
+  int document_mask_eot() const { return document_mask_eot_; }
+
   // (B, T, Vp) logits of the last Forward; only the first V of each row are the distribution.
   std::span<const float> logits() const;
   // Adds d(loss)/d(params) of the last Forward to grads(). FailedPrecondition if that Forward had
@@ -99,6 +107,7 @@ class Gpt {
   GptConfig config_;
   std::vector<float> params_;
   std::vector<float> grads_;
+  int document_mask_eot_ = -1;  // SetDocumentMask; −1: plain causal
   std::unique_ptr<Buffers> buffers_;
 };
 

@@ -225,7 +225,8 @@ void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout
   });
 }
 
-void AttentionForward(float* out, float* att, const float* qkv, int B, int T, int C, int NH) {
+void AttentionForward(float* out, float* att, const float* qkv, int B, int T, int C, int NH,
+                      const int* doc_start) {
   const int hs = C / NH;  // head size
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const size_t C3 = static_cast<size_t>(3) * C;
@@ -234,34 +235,36 @@ void AttentionForward(float* out, float* att, const float* qkv, int B, int T, in
       const int b = bh / NH, h = bh % NH;
       const float* base = qkv + static_cast<size_t>(b) * T * C3 + static_cast<size_t>(h) * hs;
       for (int t = 0; t < T; t++) {
+        const int s0 = doc_start != nullptr ? doc_start[b * T + t] : 0;  // first attended position
         const float* q = base + t * C3;
         float* a = att + (static_cast<size_t>(bh) * T + t) * T;
-        // Scores of the positions up to t, then their softmax.
+        // Scores of the positions s0 … t, then their softmax.
         float max_score = -std::numeric_limits<float>::infinity();
-        for (int t2 = 0; t2 <= t; t2++) {
+        for (int t2 = s0; t2 <= t; t2++) {
           const float* k = base + t2 * C3 + C;
           a[t2] = Dot(q, k, hs) * scale;
           max_score = std::max(max_score, a[t2]);
         }
         float sum = 0;
-        for (int t2 = 0; t2 <= t; t2++) {
+        for (int t2 = s0; t2 <= t; t2++) {
           a[t2] = std::exp(a[t2] - max_score);
           sum += a[t2];
         }
         const float inv_sum = 1.0f / sum;
-        for (int t2 = 0; t2 <= t; t2++) a[t2] *= inv_sum;
-        for (int t2 = t + 1; t2 < T; t2++) a[t2] = 0;  // the causal mask
+        for (int t2 = s0; t2 <= t; t2++) a[t2] *= inv_sum;
+        std::fill(a, a + s0, 0.0f);         // the document mask: earlier documents
+        std::fill(a + t + 1, a + T, 0.0f);  // the causal mask: later positions
         // The output: attention-weighted sum of the values.
         float* o = out + (static_cast<size_t>(b) * T + t) * C + static_cast<size_t>(h) * hs;
         std::fill(o, o + hs, 0.0f);
-        for (int t2 = 0; t2 <= t; t2++) Axpy(o, a[t2], base + t2 * C3 + 2 * C, hs);
+        for (int t2 = s0; t2 <= t; t2++) Axpy(o, a[t2], base + t2 * C3 + 2 * C, hs);
       }
     }
   });
 }
 
 void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
-                       int T, int C, int NH) {
+                       int T, int C, int NH, const int* doc_start) {
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   const size_t C3 = static_cast<size_t>(3) * C;
@@ -274,20 +277,22 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
       const float* base = qkv + offset;
       float* dbase = dqkv + offset;
       for (int t = 0; t < T; t++) {
+        // Only the attended span s0 … t has a gradient: the masked scores are constants.
+        const int s0 = doc_start != nullptr ? doc_start[b * T + t] : 0;
         const float* a = att + (static_cast<size_t>(bh) * T + t) * T;
         const float* d = dout + (static_cast<size_t>(b) * T + t) * C + static_cast<size_t>(h) * hs;
         // d(att)[t2] = dout_t · v_t2, then back through the softmax:
         // d(score)[t2] = att[t2] · (d(att)[t2] − Σ_j att[j] · d(att)[j]).
         float weighted = 0;
-        for (int t2 = 0; t2 <= t; t2++) {
+        for (int t2 = s0; t2 <= t; t2++) {
           dscore[t2] = Dot(d, base + t2 * C3 + 2 * C, hs);
           weighted += a[t2] * dscore[t2];
         }
-        for (int t2 = 0; t2 <= t; t2++) dscore[t2] = a[t2] * (dscore[t2] - weighted) * scale;
+        for (int t2 = s0; t2 <= t; t2++) dscore[t2] = a[t2] * (dscore[t2] - weighted) * scale;
         // score = q_t · k_t2 · scale; value sum out_t = Σ att[t2] v_t2.
         const float* q = base + t * C3;
         float* dq = dbase + t * C3;
-        for (int t2 = 0; t2 <= t; t2++) {
+        for (int t2 = s0; t2 <= t; t2++) {
           Axpy(dq, dscore[t2], base + t2 * C3 + C, hs);
           Axpy(dbase + t2 * C3 + C, dscore[t2], q, hs);
           Axpy(dbase + t2 * C3 + 2 * C, a[t2], d, hs);
@@ -295,6 +300,16 @@ void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const f
       }
     }
   });
+}
+
+void DocumentStarts(int* doc_start, const int* tokens, int B, int T, int eot_token) {
+  for (int b = 0; b < B; b++) {
+    int start = 0;
+    for (int t = 0; t < T; t++) {
+      if (tokens[b * T + t] == eot_token) start = t;
+      doc_start[b * T + t] = start;
+    }
+  }
 }
 
 namespace {

@@ -34,11 +34,20 @@ void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout
                     const float* weight, int N, int C, int OC);
 
 // Causal multi-head self-attention.   qkv (B,T,3C) holds [q | k | v] per position, each C = NH·hs;
-// att (B,NH,T,T) receives the softmax probabilities (zero above the diagonal), out (B,T,C).
-// att[b,h,t,t2] = softmax_{t2 ≤ t}(q_t · k_t2 / √hs);  out[b,t,h·hs:] = Σ_t2 att[b,h,t,t2] v_t2.
-void AttentionForward(float* out, float* att, const float* qkv, int B, int T, int C, int NH);
+// att (B,NH,T,T) receives the softmax probabilities (zero outside the attended span), out (B,T,C).
+// Position t attends to the span s0 ≤ t2 ≤ t, where s0 = doc_start[b,t] (doc_start (B,T), see
+// DocumentStarts) or 0 when doc_start is null (plain causal):
+// att[b,h,t,t2] = softmax_{s0 ≤ t2 ≤ t}(q_t · k_t2 / √hs);  out[b,t,h·hs:] = Σ_t2 att[b,h,t,t2]
+// v_t2. The backward pass takes the same doc_start; entries outside the span get no gradient.
+void AttentionForward(float* out, float* att, const float* qkv, int B, int T, int C, int NH,
+                      const int* doc_start = nullptr);
 void AttentionBackward(float* dqkv, const float* dout, const float* qkv, const float* att, int B,
-                       int T, int C, int NH);
+                       int T, int C, int NH, const int* doc_start = nullptr);
+
+// Document masking of packed rows: doc_start[b,t] = the last s ≤ t with tokens[b,s] == eot_token,
+// or 0 if there is none. An end-of-text token thus begins the document that follows it (and sees
+// only itself).   tokens, doc_start (B,T)
+void DocumentStarts(int* doc_start, const int* tokens, int B, int T, int eot_token);
 
 // GELU, tanh approximation (GPT-2's gelu_new): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 void GeluForward(float* out, const float* inp, int n);

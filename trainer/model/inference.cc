@@ -23,19 +23,20 @@ KvCache::KvCache(const GptConfig& config)
 namespace {
 
 // Causal attention of n new positions p0 … p0+n−1 over the cached keys and values of positions
-// 0 … p0+n−1 (the new ones already stored). q (n, C) holds the queries, out (n, C) receives the
-// attention output, heads side by side — the same arithmetic as cpu::AttentionForward.
+// 0 … p0+n−1 (the new ones already stored); new position p0+i attends from doc_start[i] on (0 for
+// plain causal attention). q (n, C) holds the queries, out (n, C) receives the attention output,
+// heads side by side — the same arithmetic as cpu::AttentionForward.
 void CachedAttention(float* out, const float* q, const KvCache& cache, int layer, int p0, int n,
-                     int C, int NH) {
+                     const int* doc_start, int C, int NH) {
   const int hs = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hs));
   std::vector<float> scores(static_cast<size_t>(p0) + n);
   for (int i = 0; i < n; i++) {
-    const int t = p0 + i;
+    const int t = p0 + i, s0 = doc_start[i];
     for (int h = 0; h < NH; h++) {
       const float* qh = q + static_cast<size_t>(i) * C + static_cast<size_t>(h) * hs;
       float max_score = -std::numeric_limits<float>::infinity();
-      for (int t2 = 0; t2 <= t; t2++) {
+      for (int t2 = s0; t2 <= t; t2++) {
         const float* k = cache.key(layer, t2) + static_cast<size_t>(h) * hs;
         float dot = 0;
         for (int j = 0; j < hs; j++) dot += qh[j] * k[j];
@@ -43,14 +44,14 @@ void CachedAttention(float* out, const float* q, const KvCache& cache, int layer
         max_score = std::max(max_score, scores[t2]);
       }
       float sum = 0;
-      for (int t2 = 0; t2 <= t; t2++) {
+      for (int t2 = s0; t2 <= t; t2++) {
         scores[t2] = std::exp(scores[t2] - max_score);
         sum += scores[t2];
       }
       const float inv_sum = 1.0f / sum;
       float* o = out + static_cast<size_t>(i) * C + static_cast<size_t>(h) * hs;
       std::fill(o, o + hs, 0.0f);
-      for (int t2 = 0; t2 <= t; t2++) {
+      for (int t2 = s0; t2 <= t; t2++) {
         const float a = scores[t2] * inv_sum;
         const float* v = cache.value(layer, t2) + static_cast<size_t>(h) * hs;
         for (int j = 0; j < hs; j++) o[j] += a * v[j];
@@ -88,6 +89,15 @@ absl::StatusOr<Logits> Prefill(const Gpt& model, KvCache* cache, std::span<const
   std::vector<float> x(nC), x2(nC), ln(nC), att(nC), proj(nC), mean(n), rstd(n);
   std::vector<float> q(nC), qkv(3 * nC), fc(4 * nC), gelu(4 * nC);
 
+  // Where each new position's document begins: at the last end-of-text token so far when the model
+  // masks documents (as cpu::DocumentStarts does for a whole row), else at 0.
+  const int eot = model.document_mask_eot();
+  std::vector<int> doc_start(n);
+  for (int i = 0, start = cache->doc_start_; i < n; i++) {
+    if (eot >= 0 && tokens[i] == eot) start = p0 + i;
+    doc_start[i] = start;
+  }
+
   // Token + position embeddings; the position table starts at p0.
   cpu::EncoderForward(x.data(), tokens.data(), w.wte, w.wpe + static_cast<size_t>(p0) * C, 1, n, C);
   for (int l = 0; l < L; l++) {
@@ -102,7 +112,7 @@ absl::StatusOr<Logits> Prefill(const Gpt& model, KvCache* cache, std::span<const
       std::copy(row + C, row + 2 * C, cache->key(l, p0 + i));
       std::copy(row + 2 * C, row + 3 * C, cache->value(l, p0 + i));
     }
-    CachedAttention(att.data(), q.data(), *cache, l, p0, n, C, NH);
+    CachedAttention(att.data(), q.data(), *cache, l, p0, n, doc_start.data(), C, NH);
     cpu::MatmulForward(proj.data(), att.data(), w.attprojw + lC * C, w.attprojb + lC, n, C, C);
     cpu::ResidualForward(x2.data(), x.data(), proj.data(), static_cast<int>(nC));
     // MLP block: x = x2 + fcproj(gelu(fc(ln2(x2)))).
@@ -115,6 +125,7 @@ absl::StatusOr<Logits> Prefill(const Gpt& model, KvCache* cache, std::span<const
     cpu::ResidualForward(x.data(), x2.data(), proj.data(), static_cast<int>(nC));
   }
   cache->pos_ = p0 + n;
+  cache->doc_start_ = doc_start.back();
 
   // Only the last position's logits are needed: final LayerNorm, then the tied LM head over the
   // first V rows of wte (the padding rows are not part of the distribution).

@@ -9,7 +9,10 @@
 // a cache is a plain value, so copying it forks the sequence. Each call runs the new tokens through
 // the same layers as Gpt::Forward (gpt_ops.h), attending to the cached positions, and returns the
 // logits of the last new position over the real vocabulary (vocab_size, no padding). Up to float
-// rounding they equal Gpt::Forward's logits at that position.
+// rounding they equal Gpt::Forward's logits at that position, document mask included: when the
+// model has one (Gpt::SetDocumentMask), a position attends only to the cached positions from the
+// last end-of-text token on, so a prompt may hold several documents and sampling past an
+// end-of-text token starts a fresh one.
 #pragma once
 
 #include <span>
@@ -33,7 +36,10 @@ class KvCache {
   // Positions it can hold: the model's max_seq_len.
   int capacity() const { return max_seq_len_; }
   // Forgets every position (keeps the memory).
-  void Reset() { pos_ = 0; }
+  void Reset() {
+    pos_ = 0;
+    doc_start_ = 0;
+  }
 
   // The key / value vector (C floats, heads side by side) of `layer` at position t.
   float* key(int layer, int t) { return keys_.data() + Offset(layer, t); }
@@ -51,6 +57,7 @@ class KvCache {
   int max_seq_len_;
   int channels_;
   int pos_ = 0;
+  int doc_start_ = 0;          // where the document of the next position begins (document mask)
   std::vector<float> keys_;    // (L, maxT, C)
   std::vector<float> values_;  // (L, maxT, C)
 };

@@ -1,5 +1,6 @@
 // Writes a small model's parameters, a batch, our logits, loss and gradients, and the losses of
-// ten AdamW steps, for tests/tools/gpt_torch_parity.py to recompute in PyTorch. Disabled: the
+// ten AdamW steps, then the logits, loss and gradients of a batch of packed documents with the
+// document mask on, for tests/tools/gpt_torch_parity.py to recompute in PyTorch. Disabled: the
 // script runs it with --gtest_also_run_disabled_tests and WINNOW_GPT_PARITY_DIR set.
 #include <gtest/gtest.h>
 
@@ -92,6 +93,24 @@ TEST(GptParity, DISABLED_DumpForPyTorch) {
   WriteNpy(dir + "/trained_params.npy", model.params().data(), model.num_parameters(), "<f4",
            {model.num_parameters()});
 
+  // Packed documents with the document mask, on the trained parameters: end-of-text (the last id)
+  // mid-row, at a row's start and end, twice in a row, and a row without one.
+  const int eot = config.vocab_size - 1;
+  std::vector<int> packed = tokens;
+  for (int& t : packed) t = t == eot ? 0 : t;
+  for (int n : {4, 11, T + 0, T + 1, T + 9, T + 15}) packed[n] = eot;
+  model.SetDocumentMask(eot);
+  model.ZeroGrad();
+  absl::StatusOr<float> masked_loss = model.Forward(packed, targets, B, T);
+  ASSERT_TRUE(masked_loss.ok()) << masked_loss.status();
+  ASSERT_TRUE(model.Backward().ok());
+  WriteNpy(dir + "/masked_tokens.npy", packed.data(), packed.size(), "<i4", {B, T});
+  WriteNpy(dir + "/masked_logits.npy", model.logits().data(), model.logits().size(), "<f4",
+           {B, T, static_cast<size_t>(config.padded_vocab_size)});
+  WriteNpy(dir + "/masked_loss.npy", &*masked_loss, 1, "<f4", {1});
+  WriteNpy(dir + "/masked_grads.npy", model.grads().data(), model.num_parameters(), "<f4",
+           {model.num_parameters()});
+
   std::ostringstream json;
   json.precision(9);  // floats round-trip
   json << "{\"vocab_size\": " << config.vocab_size
@@ -100,7 +119,7 @@ TEST(GptParity, DISABLED_DumpForPyTorch) {
        << ", \"num_heads\": " << config.num_heads << ", \"channels\": " << config.channels
        << ", \"lr\": " << lr << ", \"beta1\": " << options.beta1 << ", \"beta2\": " << options.beta2
        << ", \"eps\": " << options.eps << ", \"weight_decay\": " << options.weight_decay
-       << ", \"max_norm\": " << max_norm << ", \"tensors\": [";
+       << ", \"max_norm\": " << max_norm << ", \"eot\": " << eot << ", \"tensors\": [";
   const std::vector<GptTensorInfo> layout = GptLayout(config);
   for (size_t i = 0; i < layout.size(); i++) {
     const GptTensorInfo& t = layout[i];

@@ -1,6 +1,6 @@
 // The GPT-2 CPU reference: every gradient against finite differences, the loss at initialisation,
 // overfitting one batch with AdamW, bit-identical results for any thread count, and the edges
-// (ignored targets, padded vocabulary, causal mask, bad input).
+// (ignored targets, padded vocabulary, causal and document masks, bad input).
 #include "trainer/model/gpt.h"
 
 #include <gtest/gtest.h>
@@ -83,11 +83,12 @@ GptConfig GradCheckConfig() {
   return c;
 }
 
-TEST(Gpt, GradientsMatchFiniteDifferencesInEveryTensor) {
+// GradCheckConfig's model with every parameter moved away from GPT-2's initialisation, which makes
+// the attention nearly uniform and most gradients tiny: so each path through the model carries a
+// gradient worth checking.
+Gpt GradCheckModel() {
   const GptConfig config = GradCheckConfig();
   Gpt model = MakeModel(config);
-  // GPT-2's initialisation makes the attention nearly uniform and most gradients tiny; move every
-  // parameter away from it so each path through the model carries a gradient worth checking.
   std::mt19937 gen(7);
   std::normal_distribution<float> noise(0.0f, 0.3f);
   for (float& p : model.params()) p += noise(gen);
@@ -95,11 +96,13 @@ TEST(Gpt, GradientsMatchFiniteDifferencesInEveryTensor) {
        i < static_cast<size_t>(config.padded_vocab_size) * config.channels; i++) {
     model.params()[i] = 0;  // padded rows stay zero
   }
-  const int B = 2, T = 5;
-  const std::vector<int> tokens = RandomIds(B * T, config.vocab_size, 1);
-  std::vector<int> targets = RandomIds(B * T, config.vocab_size, 2);
-  targets[3] = -1;  // ignored
+  return model;
+}
 
+// Backward's gradient of every parameter against finite differences of Forward's loss.
+void ExpectGradientsMatchFiniteDifferences(Gpt& model, const std::vector<int>& tokens,
+                                           const std::vector<int>& targets, int B, int T) {
+  const GptConfig& config = model.config();
   model.ZeroGrad();
   ASSERT_TRUE(model.Forward(tokens, targets, B, T).ok());
   ASSERT_TRUE(model.Backward().ok());
@@ -152,6 +155,33 @@ TEST(Gpt, GradientsMatchFiniteDifferencesInEveryTensor) {
   }
 }
 
+TEST(Gpt, GradientsMatchFiniteDifferencesInEveryTensor) {
+  const GptConfig config = GradCheckConfig();
+  Gpt model = GradCheckModel();
+  const int B = 2, T = 5;
+  const std::vector<int> tokens = RandomIds(B * T, config.vocab_size, 1);
+  std::vector<int> targets = RandomIds(B * T, config.vocab_size, 2);
+  targets[3] = -1;  // ignored
+  ExpectGradientsMatchFiniteDifferences(model, tokens, targets, B, T);
+}
+
+TEST(Gpt, GradientsMatchFiniteDifferencesWithDocumentMask) {
+  const GptConfig config = GradCheckConfig();
+  Gpt model = GradCheckModel();
+  const int B = 2, T = 5, eot = config.vocab_size - 1;
+  std::vector<int> tokens = RandomIds(B * T, eot, 1);   // ids < eot: the only eots are these
+  tokens[2] = eot;                                      // row 0: documents [0, 2) and [2, 5)
+  tokens[T + 0] = tokens[T + 3] = tokens[T + 4] = eot;  // row 1: [0, 3), [3, 4) and [4, 5)
+  std::vector<int> targets = RandomIds(B * T, config.vocab_size, 2);
+  targets[3] = -1;  // ignored
+  // The mask changes the loss (most positions see less), and Backward differentiates that loss.
+  const float causal = *model.Forward(tokens, targets, B, T);
+  model.SetDocumentMask(eot);
+  EXPECT_EQ(model.document_mask_eot(), eot);
+  EXPECT_NE(*model.Forward(tokens, targets, B, T), causal);
+  ExpectGradientsMatchFiniteDifferences(model, tokens, targets, B, T);
+}
+
 TEST(Gpt, LossAtInitialisationIsLogVocabulary) {
   const GptConfig config = Preset("tiny", 50257);
   Gpt model = MakeModel(config);
@@ -189,13 +219,18 @@ struct TrainingRun {
   std::vector<float> losses;
   std::vector<float> params;
 };
-TrainingRun Train(int threads, int steps) {
+// With `eot` ≥ 0 the rows pack documents: eot is set at a few positions and masked.
+TrainingRun Train(int threads, int steps, int eot = -1) {
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
   GptConfig config = Preset("tiny", 1000);
   config.num_heads = 4;
   Gpt model = MakeModel(config, 42);
   const int B = 3, T = 40;  // 120 rows: not a multiple of the matmul tile
-  const std::vector<int> tokens = RandomIds(B * T, config.vocab_size, 8);
+  std::vector<int> tokens = RandomIds(B * T, config.vocab_size, 8);
+  if (eot >= 0) {
+    for (int n : {0, 13, 14, 52, 99}) tokens[n] = eot;
+    model.SetDocumentMask(eot);
+  }
   std::vector<int> targets = RandomIds(B * T, config.vocab_size, 9);
   targets[17] = -1;
   AdamWState state;
@@ -213,8 +248,15 @@ TrainingRun Train(int threads, int steps) {
 
 TEST(Gpt, SameSeedGivesBitIdenticalTrainingWithAnyThreadCount) {
   const TrainingRun one = Train(1, 4);
+  const TrainingRun masked = Train(1, 4, /*eot=*/999);
   for (int threads : {2, 4}) {
     const TrainingRun many = Train(threads, 4);
+    const TrainingRun many_masked = Train(threads, 4, /*eot=*/999);
+    EXPECT_EQ(masked.losses, many_masked.losses) << threads << " threads, document mask";
+    EXPECT_EQ(std::memcmp(masked.params.data(), many_masked.params.data(),
+                          masked.params.size() * sizeof(float)),
+              0)
+        << threads << " threads, document mask";
     ASSERT_EQ(one.losses.size(), many.losses.size());
     for (size_t i = 0; i < one.losses.size(); i++) {
       EXPECT_EQ(std::memcmp(&one.losses[i], &many.losses[i], sizeof(float)), 0)
@@ -269,6 +311,86 @@ TEST(Gpt, LaterTokensDoNotChangeEarlierLogits) {
     ASSERT_EQ(model.logits()[i], before[i]) << "position " << i / Vp;
   }
   EXPECT_NE(model.logits()[10 * Vp], before[10 * Vp]);
+}
+
+// Two rows packing documents split by eot: position t's logits depend only on the tokens of its
+// own document when the mask is on, and on every earlier token when it is off.
+TEST(Gpt, DocumentMaskKeepsEarlierDocumentsOutOfLaterOnes) {
+  const GptConfig config = Preset("tiny", 300);
+  const int B = 2, T = 16, Vp = config.padded_vocab_size, eot = 299;
+  std::vector<int> tokens = RandomIds(B * T, eot, 15);  // ids < eot
+  tokens[6] = eot;                                      // row 0: documents [0, 6) and [6, 16)
+  tokens[T + 3] = tokens[T + 9] = eot;                  // row 1: [0, 3), [3, 9) and [9, 16)
+  // Rewrites the tokens before each row's last eot (row 0's first document, row 1's first two).
+  std::vector<int> other = tokens;
+  for (int n : {0, 1, 2, 3, 4, 5, T + 0, T + 1, T + 2, T + 4, T + 5, T + 8}) {
+    other[n] = (tokens[n] + 1 + n) % eot;
+  }
+  const int last_start[B] = {6, 9};
+  auto logits_of = [&](Gpt& model, const std::vector<int>& ids) {
+    EXPECT_TRUE(model.Forward(ids, {}, B, T).ok());
+    return std::vector<float>(model.logits().begin(), model.logits().end());
+  };
+  auto row_tail_equal = [&](const std::vector<float>& x, const std::vector<float>& y, int b) {
+    const size_t from = (static_cast<size_t>(b) * T + last_start[b]) * Vp;
+    const size_t to = static_cast<size_t>(b + 1) * T * Vp;
+    return std::equal(x.begin() + from, x.begin() + to, y.begin() + from);
+  };
+
+  Gpt causal = MakeModel(config);
+  Gpt masked = MakeModel(config);
+  masked.SetDocumentMask(eot);
+  const std::vector<float> masked_before = logits_of(masked, tokens);
+  const std::vector<float> masked_after = logits_of(masked, other);
+  const std::vector<float> causal_before = logits_of(causal, tokens);
+  const std::vector<float> causal_after = logits_of(causal, other);
+  for (int b = 0; b < B; b++) {
+    EXPECT_TRUE(row_tail_equal(masked_before, masked_after, b)) << "row " << b;
+    EXPECT_FALSE(row_tail_equal(causal_before, causal_after, b)) << "row " << b;
+  }
+  // Each row's first document starts at position 0 either way: the same attention, the same bits.
+  for (int b = 0; b < B; b++) {
+    const size_t from = static_cast<size_t>(b) * T * Vp;
+    const size_t to = from + static_cast<size_t>(b == 0 ? 6 : 3) * Vp;
+    EXPECT_TRUE(std::equal(masked_before.begin() + from, masked_before.begin() + to,
+                           causal_before.begin() + from))
+        << "row " << b;
+  }
+}
+
+// With the mask off (never set, or set back to −1) the model computes exactly what it always did.
+TEST(Gpt, DocumentMaskOffIsBitIdenticalToNeverSettingIt) {
+  const GptConfig config = Preset("tiny", 300);
+  const int B = 2, T = 24;
+  std::vector<int> tokens = RandomIds(B * T, config.vocab_size, 16);
+  tokens[5] = tokens[30] = 299;  // eots in the rows, which must not matter
+  const std::vector<int> targets = RandomIds(B * T, config.vocab_size, 17);
+  struct Result {
+    float loss;
+    std::vector<float> logits, grads;
+  };
+  auto run = [&](Gpt& model) {
+    model.ZeroGrad();
+    Result r;
+    r.loss = *model.Forward(tokens, targets, B, T);
+    EXPECT_TRUE(model.Backward().ok());
+    r.logits.assign(model.logits().begin(), model.logits().end());
+    r.grads.assign(model.grads().begin(), model.grads().end());
+    return r;
+  };
+  Gpt never = MakeModel(config);
+  EXPECT_EQ(never.document_mask_eot(), -1);
+  const Result plain = run(never);
+  Gpt toggled = MakeModel(config);
+  toggled.SetDocumentMask(299);
+  const Result on = run(toggled);
+  toggled.SetDocumentMask(-1);
+  EXPECT_EQ(toggled.document_mask_eot(), -1);
+  const Result off = run(toggled);
+  EXPECT_NE(on.loss, plain.loss);  // the mask did something while it was on
+  EXPECT_EQ(std::memcmp(&off.loss, &plain.loss, sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(off.logits.data(), plain.logits.data(), plain.logits.size() * 4), 0);
+  EXPECT_EQ(std::memcmp(off.grads.data(), plain.grads.data(), plain.grads.size() * 4), 0);
 }
 
 TEST(Gpt, SameSeedSameParametersOtherSeedOthers) {

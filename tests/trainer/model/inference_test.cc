@@ -1,6 +1,7 @@
 // KV-cache inference and generation (trainer/model/inference.h, sampler.h) on small random-init
-// models: cached logits against the full Forward, greedy against arg-max re-runs, the sampling
-// filters, seeded reproducibility, beam search against greedy, and the stopping rules.
+// models: cached logits against the full Forward (also with a document mask), greedy against
+// arg-max re-runs, the sampling filters, seeded reproducibility, beam search against greedy, and
+// the stopping rules.
 #include "trainer/model/inference.h"
 
 #include <gtest/gtest.h>
@@ -124,6 +125,45 @@ TEST(KvCacheTest, PrefillInChunksMatchesFullForward) {
   absl::StatusOr<Logits> c2 = Step(model, &fork, 3);
   ASSERT_TRUE(c1.ok() && c2.ok());
   EXPECT_EQ(*c1, *c2);
+}
+
+// With a document mask the cache attends from the last end-of-text token on, as Forward does:
+// in one chunk, in pieces that split a document, and one token at a time; after Reset, an eot seen
+// before is forgotten.
+TEST(KvCacheTest, DocumentMaskMatchesFullForward) {
+  Gpt model = MakeModel(9, 4.0f);
+  const int eot = 96;
+  model.SetDocumentMask(eot);
+  std::vector<int> tokens = RandomIds(20, eot, 13);  // ids < eot
+  tokens[0] = tokens[5] = tokens[6] = tokens[13] = eot;
+  const std::vector<std::vector<float>> full = FullLogits(model, tokens);
+  std::span<const int> all(tokens);
+  for (size_t split : {size_t{20}, size_t{9}, size_t{13}}) {
+    KvCache cache(model.config());
+    absl::StatusOr<Logits> a = Prefill(model, &cache, all.subspan(0, split));
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_LT(MaxAbsDiff(*a, full[split - 1]), 1e-4f) << "split " << split;
+    if (split == 20) continue;
+    absl::StatusOr<Logits> b = Prefill(model, &cache, all.subspan(split));
+    ASSERT_TRUE(b.ok()) << b.status();
+    EXPECT_LT(MaxAbsDiff(*b, full[19]), 1e-4f) << "split " << split;
+  }
+  KvCache cache(model.config());
+  for (int t = 0; t < 20; t++) {
+    absl::StatusOr<Logits> logits = Step(model, &cache, tokens[t]);
+    ASSERT_TRUE(logits.ok()) << logits.status();
+    EXPECT_LT(MaxAbsDiff(*logits, full[t]), 1e-4f) << "position " << t;
+  }
+  // The masked logits differ from plain causal ones after the second document begins.
+  model.SetDocumentMask(-1);
+  EXPECT_GT(MaxAbsDiff(full[19], FullLogits(model, tokens)[19]), 1e-3f);
+  model.SetDocumentMask(eot);
+  cache.Reset();
+  const std::vector<int> tail(tokens.begin() + 14, tokens.end());
+  const std::vector<std::vector<float>> fresh = FullLogits(model, tail);
+  absl::StatusOr<Logits> c = Prefill(model, &cache, tail);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_LT(MaxAbsDiff(*c, fresh.back()), 1e-4f);
 }
 
 TEST(KvCacheTest, RejectsBadInput) {
