@@ -37,3 +37,12 @@ else()
   set(WINNOW_HAVE_CUDA OFF)
   message(STATUS "nvcc not found: the CUDA back-end is skipped")
 endif()
+if(WINNOW_HAVE_CUDA)
+  # Hopper only (H100/H200): one architecture keeps CI's compile short. Enabled here, at the top
+  # directory, because every target linking the trainer links CUDA code.
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 90)
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+endif()
