@@ -171,6 +171,9 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(std::string_view yaml) {
       {"threads", [&](auto& n, auto k) { return Int(n, k, 0, &c.threads); }},
       {"peak_tflops", [&](auto& n, auto k) { return Real(n, k, 0, kMax, &c.peak_tflops); }},
       {"out", [&](auto& n, auto k) { return Text(n, k, &c.out); }},
+      {"backend", [&](auto& n, auto k) { return Text(n, k, &c.backend); }},
+      {"document_mask",
+       [&](auto& n, auto k) { return Read(n, k, "true or false", &c.document_mask); }},
   };
   for (const auto& kv : root) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "(not a string)";
@@ -193,6 +196,9 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(std::string_view yaml) {
     }
     return Bad("mode", absl::StrCat("unknown mode \"", c.mode,
                                     "\" (pretrain; sft, reward, rlhf, dpo later)"));
+  }
+  if (c.backend != "cpu" && c.backend != "cuda") {
+    return Bad("backend", absl::StrCat("unknown backend \"", c.backend, "\" (cpu, cuda)"));
   }
   if (c.data_dir.empty() == c.shards.empty()) {
     return Bad(c.data_dir.empty() ? "data_dir" : "shards",

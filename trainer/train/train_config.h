@@ -14,6 +14,15 @@
 //   lr: 6.0e-4                  # peak learning rate, after warmup_steps linear warmup
 //   min_lr_ratio: 0.1           # cosine decay to lr·min_lr_ratio at the last step
 //   eval_every: 100             # validation loss (and bits per byte) every N steps and at the end
+//   backend: cpu                # cpu (the fp32 reference) | cuda (bf16 on one GPU; builds with
+//                               # nvcc only — elsewhere, or with no usable GPU, `cuda` stops the
+//                               # run at start-up naming `backend`)
+//   document_mask: false        # true: attention stays within each document of a packed row (a
+//                               # position sees back to the latest end-of-text token, inclusive);
+//                               # the id is the tokenizer's <|endoftext|>, for shards the
+//                               manifest's # "eot" (else the tokenizer's, else GPT-2's 50256)
+//   peak_tflops: 0              # the device's peak for mfu; 0: cpu reports mfu 0, cuda uses the
+//                               # GPU's bf16 dense peak when its name is known (H100 SXM 989.4)
 #pragma once
 
 #include <cstdint>
@@ -59,7 +68,9 @@ struct TrainConfig {
   int keep_checkpoints = 3;      // the newest N checkpoints are kept
   uint64_t seed = 1337;          // model initialisation and data order
   int threads = 0;               // TBB threads; 0: all cores
-  double peak_tflops = 0;        // the device's peak for MFU; 0: mfu is reported as 0
+  double peak_tflops = 0;        // the device's peak for MFU; 0: cpu 0, cuda the GPU's if known
+  std::string backend = "cpu";   // "cpu" (fp32 reference) or "cuda" (bf16, one GPU)
+  bool document_mask = false;    // attention within documents (end-of-text starts one)
   std::string out;               // default output folder when --out is not given
 
   std::string source_yaml;  // the text parsed, saved with every checkpoint

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <numbers>
+#include <span>
 #include <sstream>
 
 #include "absl/strings/match.h"
@@ -23,6 +25,9 @@
 #include "trainer/tokenizer/tokenizer.h"
 #include "trainer/train/checkpoint.h"
 #include "trainer/train/data_loader.h"
+#if WINNOW_HAVE_CUDA
+#include "trainer/cuda/cuda_gpt.h"
+#endif
 
 namespace winnow::trainer {
 namespace {
@@ -204,8 +209,12 @@ struct EvalResult {
   std::optional<float> bpb;
 };
 
-absl::StatusOr<EvalResult> Evaluate(Gpt& model, const TrainConfig& config, const TrainData& data,
-                                    const EvalSet& set) {
+// The model's Forward, on whichever back-end runs it.
+using ForwardFn =
+    std::function<absl::StatusOr<float>(std::span<const int>, std::span<const int>, int, int)>;
+
+absl::StatusOr<EvalResult> Evaluate(const ForwardFn& forward, const TrainConfig& config,
+                                    const TrainData& data, const EvalSet& set) {
   const int T = config.seq_len;
   double nats = 0;
   std::vector<int> inputs, targets;
@@ -220,7 +229,7 @@ absl::StatusOr<EvalResult> Evaluate(Gpt& model, const TrainConfig& config, const
         targets[static_cast<size_t>(b) * T + t] = static_cast<int>(data.val[start + t + 1]);
       }
     }
-    absl::StatusOr<float> loss = model.Forward(inputs, targets, B, T);
+    absl::StatusOr<float> loss = forward(inputs, targets, B, T);
     if (!loss.ok()) return loss.status();
     nats += static_cast<double>(*loss) * B * T;
   }
@@ -265,6 +274,43 @@ absl::Status Diverged(int64_t step, absl::string_view what, float value, const T
       "; training diverged (lr ", c.lr, "): lower lr or grad_clip, or check the data"));
 }
 
+#if WINNOW_HAVE_CUDA
+// One optimizer step on the GPU, as the CPU loop does it: grad_accum micro-batches, the norm of
+// the averaged gradients, clipping folded into AdamW's gradient scale. Sets *loss (the mean of
+// the micro-batch losses) and returns the norm before clipping.
+absl::StatusOr<float> GpuStep(CudaGpt& gpu, DataLoader& loader, const TrainConfig& config,
+                              const AdamWOptions& adamw, int64_t step, double lr, float* loss) {
+  std::vector<int> inputs, targets;
+  if (absl::Status s = gpu.ZeroGrad(); !s.ok()) return s;
+  *loss = 0;
+  for (int micro = 0; micro < config.grad_accum; micro++) {
+    if (absl::Status s = loader.Next(&inputs, &targets); !s.ok()) return s;
+    absl::StatusOr<float> micro_loss =
+        gpu.Forward(inputs, targets, config.batch_size, config.seq_len);
+    if (!micro_loss.ok()) {
+      return absl::Status(micro_loss.status().code(),
+                          absl::StrCat("step ", step, ": ", micro_loss.status().message()));
+    }
+    if (!std::isfinite(*micro_loss)) return Diverged(step, "loss", *micro_loss, config);
+    if (absl::Status s = gpu.Backward(); !s.ok()) return s;
+    *loss += *micro_loss;
+  }
+  const float accum_scale = 1.0f / static_cast<float>(config.grad_accum);
+  *loss *= accum_scale;
+  absl::StatusOr<float> raw_norm = gpu.GradNorm();
+  if (!raw_norm.ok()) return raw_norm.status();
+  const float norm = *raw_norm * accum_scale;
+  if (!std::isfinite(norm)) return Diverged(step, "gradient norm", norm, config);
+  float scale = accum_scale;
+  if (config.grad_clip > 0) {
+    const float clip = static_cast<float>(config.grad_clip) / (norm + 1e-6f);
+    if (clip < 1.0f) scale *= clip;
+  }
+  if (absl::Status s = gpu.AdamWStep(static_cast<float>(lr), adamw, scale); !s.ok()) return s;
+  return norm;
+}
+#endif
+
 }  // namespace
 
 double LearningRate(const TrainConfig& config, int64_t step) {
@@ -287,6 +333,19 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
                                                     static_cast<size_t>(config.threads));
   }
   if (options.out_dir.empty()) return absl::InvalidArgumentError("train: no output folder");
+  const bool use_cuda = config.backend == "cuda";
+  if (use_cuda) {
+#if WINNOW_HAVE_CUDA
+    std::string why;
+    if (!CudaDeviceAvailable(&why)) {
+      return ConfigError("backend", absl::StrCat("cuda: no usable GPU: ", why));
+    }
+#else
+    return ConfigError("backend",
+                       "cuda: this build has no CUDA back-end (nvcc was not found when it was "
+                       "configured); use backend: cpu");
+#endif
+  }
   const fs::path out(options.out_dir);
   std::string resume_from;
   if (absl::StatusOr<std::string> latest = LatestCheckpoint(options.out_dir); latest.ok()) {
@@ -309,6 +368,15 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
   if (!created.ok()) return created.status();
   Gpt model = std::move(*created);
   const int B = config.batch_size, T = config.seq_len;
+  if (config.document_mask) {
+    // Shards without an end-of-text id in the manifest or tokenizer are taken to be GPT-2's.
+    const int64_t eot = data->eot >= 0 ? data->eot : (config.shards.empty() ? -1 : 50256);
+    if (eot < 0 || eot >= model_config->vocab_size) {
+      return ConfigError("document_mask",
+                         absl::StrCat("needs an end-of-text id in the vocabulary, got ", eot));
+    }
+    model.SetDocumentMask(static_cast<int>(eot));
+  }
   absl::StatusOr<std::unique_ptr<DataLoader>> loader =
       DataLoader::Create(std::move(data->train), B, T, config.seed, config.shuffle);
   if (!loader.ok())
@@ -345,6 +413,35 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
     }
   }
 
+  // The CUDA back-end holds the training state on the GPU; `model` and `optimizer` are its host
+  // copies, refreshed for every checkpoint.
+#if WINNOW_HAVE_CUDA
+  std::unique_ptr<CudaGpt> gpu;
+  if (use_cuda) {
+    absl::StatusOr<std::unique_ptr<CudaGpt>> created_gpu =
+        CudaGpt::Create(model.config(), model.params(), B, T);
+    if (!created_gpu.ok()) return created_gpu.status();
+    gpu = std::move(*created_gpu);
+    gpu->SetDocumentMask(model.document_mask_eot());
+    if (!resume_from.empty()) {
+      if (absl::Status s = gpu->SetOptimizerState(optimizer); !s.ok()) return s;
+    }
+    if (options.progress) {
+      std::fprintf(stderr, "train: backend cuda (%s)\n", CudaDeviceName().c_str());
+    }
+  }
+#endif
+  ForwardFn forward = [&](std::span<const int> inputs, std::span<const int> targets, int b, int t) {
+    return model.Forward(inputs, targets, b, t);
+  };
+#if WINNOW_HAVE_CUDA
+  if (gpu != nullptr) {
+    forward = [&](std::span<const int> inputs, std::span<const int> targets, int b, int t) {
+      return gpu->Forward(inputs, targets, b, t);
+    };
+  }
+#endif
+
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec)
@@ -363,6 +460,10 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
   const GptConfig& mc = model.config();
   const double flops_per_token =
       6.0 * static_cast<double>(model.num_parameters()) + 6.0 * mc.num_layers * mc.channels * T;
+  double peak_tflops = config.peak_tflops;
+#if WINNOW_HAVE_CUDA
+  if (gpu != nullptr && peak_tflops == 0) peak_tflops = CudaPeakBf16Tflops();
+#endif
   const int64_t end_step =
       options.stop_at_step > 0 ? std::min(options.stop_at_step, config.steps) : config.steps;
   CheckpointInfo info;
@@ -382,7 +483,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
     return absl::OkStatus();
   };
   if (start_step == 0 && config.eval_every > 0) {
-    absl::StatusOr<EvalResult> eval = Evaluate(model, config, *data, eval_set);
+    absl::StatusOr<EvalResult> eval = Evaluate(forward, config, *data, eval_set);
     if (!eval.ok()) return eval.status();
     if (!std::isfinite(eval->loss)) return Diverged(0, "validation loss", eval->loss, config);
     result.initial_val_loss = eval->loss;
@@ -400,36 +501,45 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
   std::vector<int> inputs, targets;
   for (int64_t step = start_step + 1; step <= end_step; step++) {
     const auto t0 = std::chrono::steady_clock::now();
-    model.ZeroGrad();
-    float loss = 0;
-    for (int micro = 0; micro < config.grad_accum; micro++) {
-      if (absl::Status s = (*loader)->Next(&inputs, &targets); !s.ok()) return s;
-      absl::StatusOr<float> micro_loss = model.Forward(inputs, targets, B, T);
-      if (!micro_loss.ok()) {
-        return absl::Status(micro_loss.status().code(),
-                            absl::StrCat("step ", step, ": ", micro_loss.status().message()));
-      }
-      if (!std::isfinite(*micro_loss)) return Diverged(step, "loss", *micro_loss, config);
-      if (absl::Status s = model.Backward(); !s.ok()) return s;
-      loss += *micro_loss;
-    }
-    if (config.grad_accum > 1) {
-      loss /= static_cast<float>(config.grad_accum);
-      const float scale = 1.0f / static_cast<float>(config.grad_accum);
-      for (float& g : model.grads()) g *= scale;
-    }
-    const float norm = config.grad_clip > 0
-                           ? ClipGradNorm(model.grads(), static_cast<float>(config.grad_clip))
-                           : GradNorm(model.grads());
-    if (!std::isfinite(norm)) return Diverged(step, "gradient norm", norm, config);
+    float loss = 0, norm = 0;
     const double lr = LearningRate(config, step - 1);
-    AdamWStep(model, optimizer, static_cast<float>(lr), adamw);
+#if WINNOW_HAVE_CUDA
+    if (gpu != nullptr) {
+      absl::StatusOr<float> gpu_norm = GpuStep(*gpu, **loader, config, adamw, step, lr, &loss);
+      if (!gpu_norm.ok()) return gpu_norm.status();
+      norm = *gpu_norm;
+    }
+#endif
+    if (!use_cuda) {
+      model.ZeroGrad();
+      for (int micro = 0; micro < config.grad_accum; micro++) {
+        if (absl::Status s = (*loader)->Next(&inputs, &targets); !s.ok()) return s;
+        absl::StatusOr<float> micro_loss = model.Forward(inputs, targets, B, T);
+        if (!micro_loss.ok()) {
+          return absl::Status(micro_loss.status().code(),
+                              absl::StrCat("step ", step, ": ", micro_loss.status().message()));
+        }
+        if (!std::isfinite(*micro_loss)) return Diverged(step, "loss", *micro_loss, config);
+        if (absl::Status s = model.Backward(); !s.ok()) return s;
+        loss += *micro_loss;
+      }
+      if (config.grad_accum > 1) {
+        loss /= static_cast<float>(config.grad_accum);
+        const float scale = 1.0f / static_cast<float>(config.grad_accum);
+        for (float& g : model.grads()) g *= scale;
+      }
+      norm = config.grad_clip > 0
+                 ? ClipGradNorm(model.grads(), static_cast<float>(config.grad_clip))
+                 : GradNorm(model.grads());
+      if (!std::isfinite(norm)) return Diverged(step, "gradient norm", norm, config);
+      AdamWStep(model, optimizer, static_cast<float>(lr), adamw);
+    }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double tokens_per_s =
         static_cast<double>(B) * T * config.grad_accum / std::max(seconds, 1e-9);
     const double mfu =
-        config.peak_tflops > 0 ? flops_per_token * tokens_per_s / (config.peak_tflops * 1e12) : 0.0;
+        peak_tflops > 0 ? flops_per_token * tokens_per_s / (peak_tflops * 1e12) : 0.0;
     result.losses.push_back(loss);
     result.last_step = step;
 
@@ -441,7 +551,7 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
                                    {"mfu", mfu}};
     std::string val_text;
     if (config.eval_every > 0 && (step % config.eval_every == 0 || step == end_step)) {
-      absl::StatusOr<EvalResult> eval = Evaluate(model, config, *data, eval_set);
+      absl::StatusOr<EvalResult> eval = Evaluate(forward, config, *data, eval_set);
       if (!eval.ok()) return eval.status();
       if (!std::isfinite(eval->loss)) return Diverged(step, "validation loss", eval->loss, config);
       line["val_loss"] = eval->loss;
@@ -461,6 +571,12 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
     if ((config.checkpoint_every > 0 && step % config.checkpoint_every == 0) || step == end_step) {
       info.step = step;
       info.loader = (*loader)->state();
+#if WINNOW_HAVE_CUDA
+      if (gpu != nullptr) {
+        if (absl::Status s = gpu->CopyParamsToHost(model.params()); !s.ok()) return s;
+        if (absl::Status s = gpu->GetOptimizerState(&optimizer); !s.ok()) return s;
+      }
+#endif
       absl::StatusOr<std::string> dir =
           WriteCheckpoint(options.out_dir, model, optimizer, info, config.keep_checkpoints);
       if (!dir.ok()) return dir.status();
