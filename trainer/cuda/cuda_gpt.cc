@@ -621,7 +621,7 @@ absl::Status CudaGpt::AdamWStep(float learning_rate, const AdamWOptions& options
                                          a.grads + t.offset, a.m + t.offset, a.v + t.offset, t.size,
                                          args, a.stream));
   }
-  return absl::OkStatus();
+  return a.Sync("AdamWStep: cudaStreamSynchronize");  // a step's time includes its update
 }
 
 namespace {
