@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <string>
 
 #include "CLI/CLI.hpp"
 
@@ -27,6 +28,15 @@ void AddExportHfCommand(CLI::App& app, CommandFn* run);
 void AddSampleCommand(CLI::App& app, CommandFn* run);
 // `winnow tokenizer train` (tokenizer_train_command.cc), under the tokenizer command.
 void AddTokenizerTrainCommand(CLI::App* tokenizer, CommandFn* run);
+
+// A training job for a coordinator (`winnow submit --train`, `winnow train --coordinator`):
+// submits TRAIN_CONFIG on the kept documents of `snapshot` (empty: all), prints the job id and,
+// with `wait`, follows its progress until it ends. Returns the exit code.
+struct TrainingSubmission {
+  std::string coordinator, token_file, config_path, snapshot, name;
+  bool wait = false;
+};
+int SubmitTraining(const TrainingSubmission& submission);
 
 // Exit codes of the CLI contract.
 inline constexpr int kExitOk = 0;

@@ -182,6 +182,8 @@ void AddServeCommand(CLI::App& app, CommandFn* run) {
   w->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
   w->add_option("--name", flags->worker.name, "shown in status (default: host:pid)");
   w->add_option("--max-tasks", flags->worker.max_tasks, "exit after this many tasks");
+  w->add_option("--work-dir", flags->worker.work_dir,
+                "training tasks: copied documents, checkpoints and logs (default: winnow-worker)");
   w->callback([flags, run] { *run = [flags] { return WorkerMain(*flags); }; });
 }
 

@@ -1,5 +1,7 @@
-// `winnow submit --coordinator HOST:PORT (--snapshot NAME | INPUT...) [--config FILE] [--wait]`
-// and `winnow status --coordinator HOST:PORT [JOB]`: a cluster's jobs from the command line.
+// `winnow submit --coordinator HOST:PORT (--snapshot NAME | INPUT...) [--config FILE] [--wait]`,
+// `winnow submit --coordinator HOST:PORT --train FILE [--snapshot NAME] [--wait]` and
+// `winnow status --coordinator HOST:PORT [JOB [--tasks] [--metrics]]`: a cluster's jobs from the
+// command line.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "proto/winnow.grpc.pb.h"
 #include "services/cluster/auth.h"
 #include "services/cluster/job_report.h"
+#include "services/cluster/training_job_config.h"
 #include "services/commands.h"
 
 namespace winnow::services {
@@ -24,9 +27,9 @@ struct ClientFlags {
   std::string coordinator = "127.0.0.1:7070";
   std::string token_file;
   std::vector<std::string> inputs;
-  std::string snapshot, config_path, name, job;
+  std::string snapshot, config_path, name, job, train_path;
   int64_t limit = 0;
-  bool wait = false, json = false, tasks = false;
+  bool wait = false, json = false, tasks = false, metrics = false;
 };
 
 int ExitFor(const grpc::Status& status) {
@@ -54,17 +57,79 @@ bool Token(const ClientFlags& flags, const char* who, std::string* token) {
 }
 
 grpc::Status GetJob(v1::Coordinator::Stub& stub, const std::string& token, const std::string& id,
-                    bool tasks, v1::GetJobReply* reply) {
+                    bool tasks, v1::GetJobReply* reply, bool metrics = false) {
   grpc::ClientContext context;
   AddToken(&context, token);
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::GetJobRequest request;
   request.set_job_id(id);
   request.set_with_tasks(tasks);
+  request.set_with_metrics(metrics);
   return stub.GetJob(&context, request, reply);
 }
 
+// Follows a job until it ends: a line whenever it changes. Exit 0 only if it succeeded.
+int WaitFor(v1::Coordinator::Stub& stub, const std::string& token, const std::string& job_id,
+            const char* who) {
+  std::string last;
+  int unreachable = 0;
+  for (;;) {
+    v1::GetJobReply job;
+    const grpc::Status status = GetJob(stub, token, job_id, false, &job);
+    if (!status.ok()) {
+      // A coordinator restart is survivable: keep asking for a while.
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE && ++unreachable < 600) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        continue;
+      }
+      std::fprintf(stderr, "winnow %s: %s\n", who, status.error_message().c_str());
+      return ExitFor(status);
+    }
+    unreachable = 0;
+    const std::string line = JobLine(job.job());
+    if (line != last) std::fprintf(stderr, "%s\n", line.c_str());
+    last = line;
+    if (job.job().state() == v1::JOB_SUCCEEDED) return kExitOk;
+    if (job.job().state() == v1::JOB_FAILED) {
+      std::fprintf(stderr, "%s", JobDetails(job).c_str());
+      return kExitIoError;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int Submit(const std::string& coordinator, const std::string& token,
+           const v1::SubmitJobRequest& request, bool wait, const char* who) {
+  auto stub = v1::Coordinator::NewStub(MakeChannel(coordinator));
+  v1::SubmitJobReply reply;
+  {
+    grpc::ClientContext context;
+    AddToken(&context, token);
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+    const grpc::Status status = stub->SubmitJob(&context, request, &reply);
+    if (!status.ok()) {
+      std::fprintf(stderr, "winnow %s: %s\n", who, status.error_message().c_str());
+      return ExitFor(status);
+    }
+  }
+  std::printf("%s\n", reply.job_id().c_str());
+  std::fflush(stdout);
+  std::fprintf(stderr, "winnow %s: %s: %lld task(s)\n", who, reply.job_id().c_str(),
+               static_cast<long long>(reply.tasks()));
+  return wait ? WaitFor(*stub, token, reply.job_id(), who) : kExitOk;
+}
+
 int SubmitMain(const ClientFlags& flags) {
+  if (!flags.train_path.empty()) {
+    if (!flags.inputs.empty() || !flags.config_path.empty() || flags.limit != 0) {
+      std::fprintf(stderr,
+                   "winnow submit: --train trains on curated documents (--snapshot picks them); "
+                   "INPUT, --config and --limit belong to curation jobs\n");
+      return kExitUsage;
+    }
+    return SubmitTraining({flags.coordinator, flags.token_file, flags.train_path, flags.snapshot,
+                           flags.name, flags.wait});
+  }
   std::string token;
   if (!Token(flags, "submit", &token)) return kExitUsage;
   if (flags.inputs.empty() && flags.snapshot.empty()) {
@@ -98,48 +163,7 @@ int SubmitMain(const ClientFlags& flags) {
   request.set_snapshot(flags.snapshot);
   request.set_limit(flags.limit);
   request.set_name(flags.name);
-  auto stub = v1::Coordinator::NewStub(MakeChannel(flags.coordinator));
-  v1::SubmitJobReply reply;
-  {
-    grpc::ClientContext context;
-    AddToken(&context, token);
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    const grpc::Status status = stub->SubmitJob(&context, request, &reply);
-    if (!status.ok()) {
-      std::fprintf(stderr, "winnow submit: %s\n", status.error_message().c_str());
-      return ExitFor(status);
-    }
-  }
-  std::printf("%s\n", reply.job_id().c_str());
-  std::fflush(stdout);
-  std::fprintf(stderr, "winnow submit: %s: %lld task(s)\n", reply.job_id().c_str(),
-               static_cast<long long>(reply.tasks()));
-  if (!flags.wait) return kExitOk;
-  std::string last;
-  int unreachable = 0;
-  for (;;) {
-    v1::GetJobReply job;
-    const grpc::Status status = GetJob(*stub, token, reply.job_id(), false, &job);
-    if (!status.ok()) {
-      // A coordinator restart is survivable: keep asking for a while.
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE && ++unreachable < 600) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
-        continue;
-      }
-      std::fprintf(stderr, "winnow submit: %s\n", status.error_message().c_str());
-      return ExitFor(status);
-    }
-    unreachable = 0;
-    const std::string line = JobLine(job.job());
-    if (line != last) std::fprintf(stderr, "%s\n", line.c_str());
-    last = line;
-    if (job.job().state() == v1::JOB_SUCCEEDED) return kExitOk;
-    if (job.job().state() == v1::JOB_FAILED) {
-      std::fprintf(stderr, "%s", JobDetails(job).c_str());
-      return kExitIoError;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  }
+  return Submit(flags.coordinator, token, request, flags.wait, "submit");
 }
 
 int StatusMain(const ClientFlags& flags) {
@@ -148,12 +172,15 @@ int StatusMain(const ClientFlags& flags) {
   auto stub = v1::Coordinator::NewStub(MakeChannel(flags.coordinator));
   if (!flags.job.empty()) {
     v1::GetJobReply job;
-    const grpc::Status status = GetJob(*stub, token, flags.job, flags.tasks, &job);
+    const grpc::Status status = GetJob(*stub, token, flags.job, flags.tasks, &job, flags.metrics);
     if (!status.ok()) {
       std::fprintf(stderr, "winnow status: %s\n", status.error_message().c_str());
       return ExitFor(status);
     }
     std::printf("%s", JobDetails(job).c_str());
+    if (flags.metrics) {
+      for (const std::string& line : job.metrics()) std::printf("%s\n", line.c_str());
+    }
     return kExitOk;
   }
   grpc::ClientContext context;
@@ -172,6 +199,33 @@ int StatusMain(const ClientFlags& flags) {
 
 }  // namespace
 
+int SubmitTraining(const TrainingSubmission& submission) {
+  ClientFlags flags;
+  flags.token_file = submission.token_file;
+  std::string token;
+  if (!Token(flags, "submit", &token)) return kExitUsage;
+  std::ifstream in(submission.config_path);
+  if (!in) {
+    std::fprintf(stderr, "winnow submit: cannot read training config %s\n",
+                 submission.config_path.c_str());
+    return kExitUsage;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  // Checked here too, so a typo is named with the file before anything is sent.
+  if (absl::StatusOr<trainer::TrainConfig> config = CheckTrainingJobConfig(text.str());
+      !config.ok()) {
+    std::fprintf(stderr, "winnow submit: %s: %s\n", submission.config_path.c_str(),
+                 std::string(config.status().message()).c_str());
+    return kExitUsage;
+  }
+  v1::SubmitJobRequest request;
+  request.set_train_config_yaml(text.str());
+  request.set_snapshot(submission.snapshot);
+  request.set_name(submission.name);
+  return Submit(submission.coordinator, token, request, submission.wait, "submit");
+}
+
 void AddSubmitCommand(CLI::App& app, CommandFn* run) {
   auto flags = std::make_shared<ClientFlags>();
   CLI::App* sub = app.add_subcommand("submit", "submit a job to a coordinator");
@@ -180,6 +234,9 @@ void AddSubmitCommand(CLI::App& app, CommandFn* run) {
   sub->add_option("--snapshot", flags->snapshot, "a Common Crawl snapshot (or latest)");
   sub->add_option("--limit", flags->limit, "at most this many input files");
   sub->add_option("--config", flags->config_path, "YAML config of the run");
+  sub->add_option("--train", flags->train_path,
+                  "a training config (YAML, as winnow train reads, without data_dir/shards/out): "
+                  "train on the kept documents of --snapshot (default: all)");
   sub->add_option("--name", flags->name, "shown in status");
   sub->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
   sub->add_flag("--wait", flags->wait, "block until the job ends; exit 0 only if it succeeded");
@@ -192,6 +249,8 @@ void AddStatusCommand(CLI::App& app, CommandFn* run) {
   sub->add_option("--coordinator", flags->coordinator, "HOST:PORT")->required();
   sub->add_option("job", flags->job, "a job id: its tasks, failures and dedup result");
   sub->add_flag("--tasks", flags->tasks, "with JOB: every task");
+  sub->add_flag("--metrics", flags->metrics,
+                "with JOB: a training job's metrics, one JSON line per step");
   sub->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
   sub->callback([flags, run] { *run = [flags] { return StatusMain(*flags); }; });
 }

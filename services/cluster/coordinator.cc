@@ -31,10 +31,13 @@
 #include "pipeline/warc/gzip_reader.h"
 #include "proto/winnow.grpc.pb.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 #include "services/cluster/auth.h"
+#include "services/cluster/document_scan.h"
 #include "services/cluster/input_policy.h"
 #include "services/cluster/remote_shards.h"
 #include "services/cluster/task_results.h"
+#include "services/cluster/training_job_config.h"
 
 namespace winnow::services {
 namespace {
@@ -82,6 +85,8 @@ struct TaskRecord {
 
 struct JobRecord {
   std::string id, name, config_yaml, error, dedup_json;
+  std::string kind = "curate";  // or "train": config_yaml is then the training config
+  nlohmann::json training = nlohmann::json::object();  // TrainingStatus fields, for "train"
   std::vector<std::string> allowed_roots;
   JobState state = v1::JOB_RUNNING;
   double submitted = 0, finished = 0;
@@ -95,6 +100,8 @@ struct JobRecord {
             {"config_yaml", config_yaml},
             {"error", error},
             {"dedup_json", dedup_json},
+            {"kind", kind},
+            {"training", training},
             {"allowed_roots", allowed_roots},
             {"state", int(state)},
             {"submitted", submitted},
@@ -106,6 +113,11 @@ struct JobRecord {
 std::string JobKey(const std::string& id) { return "job/" + id; }
 std::string TaskKey(const std::string& id, int64_t index) {
   return absl::StrFormat("task/%s/%010d", id, index);
+}
+// A training job's metrics line of one step.
+std::string MetricsPrefix(const std::string& id) { return "metrics/" + id + "/"; }
+std::string MetricsKey(const std::string& id, int64_t step) {
+  return absl::StrFormat("metrics/%s/%010d", id, step);
 }
 
 std::string RandomId() {
@@ -165,6 +177,8 @@ struct Coordinator::Impl {
       job.config_yaml = j["config_yaml"];
       job.error = j["error"];
       job.dedup_json = j["dedup_json"];
+      job.kind = j.value("kind", "curate");
+      job.training = j.value("training", nlohmann::json::object());
       job.allowed_roots = j["allowed_roots"].get<std::vector<std::string>>();
       job.state = static_cast<JobState>(j["state"].get<int>());
       job.submitted = j["submitted"];
@@ -196,7 +210,10 @@ struct Coordinator::Impl {
           job.merged.Merge(pipeline::Stats::FromJson(nlohmann::json::parse(task.stats_json)));
         }
       }
-      if (all_ended && (job.state == v1::JOB_RUNNING || job.state == v1::JOB_DEDUPLICATING)) {
+      if (all_ended && job.kind == "train") {
+        FinishTraining(job);
+      } else if (all_ended &&
+                 (job.state == v1::JOB_RUNNING || job.state == v1::JOB_DEDUPLICATING)) {
         dedup_queue.push_back(id);
       }
     }
@@ -206,6 +223,7 @@ struct Coordinator::Impl {
   // ---- jobs ----
 
   grpc::Status Submit(const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply) {
+    if (!request.train_config_yaml().empty()) return SubmitTraining(request, reply);
     absl::StatusOr<pipeline::RunConfig> config =
         pipeline::ParseConfig(request.config_yaml(), "the job's config");
     if (!config.ok()) return ToGrpc(absl::InvalidArgumentError(config.status().message()));
@@ -289,6 +307,126 @@ struct Coordinator::Impl {
     return grpc::Status::OK;
   }
 
+  // A training job: one task, leased to a worker that copies the snapshot's kept documents and
+  // runs `winnow train` on them, reporting its metrics as it goes.
+  grpc::Status SubmitTraining(const v1::SubmitJobRequest& request, v1::SubmitJobReply* reply) {
+    absl::StatusOr<trainer::TrainConfig> config =
+        CheckTrainingJobConfig(request.train_config_yaml());
+    if (!config.ok()) return ToGrpc(config.status());
+    if (!request.inputs().empty()) {
+      return ToGrpc(absl::InvalidArgumentError(
+          "a training job reads the curated documents of --snapshot, not input files"));
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!request.snapshot().empty()) {
+      // Only what this cluster curated: a typo would otherwise train on nothing.
+      bool known = false;
+      for (const auto& [id, job] : jobs) {
+        for (const TaskRecord& task : job.tasks)
+          known = known || task.snapshot == request.snapshot();
+      }
+      if (!known) {
+        return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+            "--snapshot ", request.snapshot(), ": no job of this coordinator curated it")));
+      }
+    }
+    JobRecord job;
+    job.id = absl::StrFormat("job-%06d", next_job);
+    job.kind = "train";
+    job.name = !request.name().empty()
+                   ? request.name()
+                   : absl::StrCat("train ", ModelName(*config), " on ",
+                                  request.snapshot().empty() ? std::string("all snapshots")
+                                                             : request.snapshot());
+    job.config_yaml = request.train_config_yaml();
+    job.submitted = UnixNow();
+    job.training = {{"steps", config->steps}, {"model", ModelName(*config)}};
+    TaskRecord task;
+    task.input = "train";
+    task.snapshot = request.snapshot();
+    job.pending.insert(0);
+    job.tasks.push_back(std::move(task));
+    if (absl::Status s = SaveTask(job, job.tasks[0]); !s.ok()) return ToGrpc(s);
+    if (absl::Status s = SaveJob(job); !s.ok()) return ToGrpc(s);
+    if (absl::Status s = Put("next_job", std::to_string(next_job + 1)); !s.ok()) return ToGrpc(s);
+    ++next_job;
+    reply->set_job_id(job.id);
+    reply->set_tasks(1);
+    Log(absl::StrCat(job.id, " submitted: training, ", job.name));
+    jobs[job.id] = std::move(job);
+    wake.notify_all();
+    return grpc::Status::OK;
+  }
+
+  // New metrics lines from a training task's worker. A line for step s replaces every stored
+  // line of a step ≥ s: a resumed run rewrites the steps after its checkpoint.
+  grpc::Status ReportTraining(const v1::ReportTrainingRequest& request,
+                              v1::ReportTrainingReply* reply) {
+    std::lock_guard<std::mutex> lock(mutex);
+    JobRecord* job = nullptr;
+    TaskRecord* task = FindLease(request.lease_id(), &job);
+    reply->set_held(task != nullptr);
+    if (task == nullptr || job->kind != "train") return grpc::Status::OK;
+    rocksdb::WriteBatch batch;
+    nlohmann::json& training = job->training;
+    for (const std::string& line : request.metrics()) {
+      const nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
+      if (!m.is_object() || !m.contains("step") || !m["step"].is_number_integer()) {
+        return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            "a metrics line is not a JSON object with an integer step");
+      }
+      const int64_t step = m["step"].get<int64_t>();
+      batch.DeleteRange(MetricsKey(job->id, step), MetricsPrefix(job->id) + "\xff");
+      batch.Put(MetricsKey(job->id, step), m.dump());
+      if (step < training.value("step", int64_t{0})) {
+        training.erase("val_loss");  // a resumed run: these are about to be reported again
+        training.erase("val_bpb");
+      }
+      training["step"] = step;
+      for (const char* key : {"loss", "lr", "tokens_per_s", "mfu", "val_loss", "val_bpb"}) {
+        if (m.contains(key) && m[key].is_number()) training[key] = m[key];
+      }
+    }
+    if (!request.checkpoint().empty()) training["checkpoint"] = request.checkpoint();
+    if (!request.out_dir().empty()) training["out_dir"] = request.out_dir();
+    training["worker"] = task->worker;
+    rocksdb::WriteOptions w;
+    w.sync = true;
+    if (rocksdb::Status s = db->Write(w, &batch); !s.ok()) {
+      return ToGrpc(absl::InternalError("coordinator state: " + s.ToString()));
+    }
+    if (absl::Status s = SaveJob(*job); !s.ok()) return ToGrpc(s);
+    return grpc::Status::OK;
+  }
+
+  // A training job's task ended: the job did. Caller holds `mutex`.
+  void FinishTraining(JobRecord& job) {
+    const TaskRecord& task = job.tasks.at(0);
+    if (task.state != v1::TASK_DONE && task.state != v1::TASK_FAILED) return;
+    if (job.state == v1::JOB_SUCCEEDED || job.state == v1::JOB_FAILED) return;
+    job.state = task.state == v1::TASK_DONE ? v1::JOB_SUCCEEDED : v1::JOB_FAILED;
+    if (task.state == v1::TASK_FAILED) job.error = absl::StrCat("training: ", task.last_error);
+    job.finished = UnixNow();
+    if (absl::Status s = SaveJob(job); !s.ok()) Log(std::string(s.message()));
+    Log(absl::StrCat(job.id,
+                     job.state == v1::JOB_SUCCEEDED ? " succeeded" : " failed: ", job.error));
+  }
+
+  static void FillTraining(const nlohmann::json& t, v1::TrainingStatus* out) {
+    out->set_steps(t.value("steps", int64_t{0}));
+    out->set_step(t.value("step", int64_t{0}));
+    out->set_loss(t.value("loss", 0.0));
+    if (t.contains("val_loss")) out->set_val_loss(t["val_loss"].get<double>());
+    if (t.contains("val_bpb")) out->set_val_bpb(t["val_bpb"].get<double>());
+    out->set_lr(t.value("lr", 0.0));
+    out->set_tokens_per_s(t.value("tokens_per_s", 0.0));
+    out->set_mfu(t.value("mfu", 0.0));
+    out->set_checkpoint(t.value("checkpoint", ""));
+    out->set_out_dir(t.value("out_dir", ""));
+    out->set_worker(t.value("worker", ""));
+    out->set_model(t.value("model", ""));
+  }
+
   static void FillTask(const TaskRecord& task, v1::TaskStatus* out) {
     out->set_index(task.index);
     out->set_input(task.input);
@@ -297,7 +435,7 @@ struct Coordinator::Impl {
     out->set_attempts(task.attempts);
     out->set_last_error(task.last_error);
     out->set_worker(task.worker);
-    if (!task.stats_json.empty()) {
+    if (!task.stats_json.empty() && task.input != "train") {
       const pipeline::Stats stats =
           pipeline::Stats::FromJson(nlohmann::json::parse(task.stats_json));
       out->set_documents_in(stats.Count("read/records"));
@@ -349,6 +487,8 @@ struct Coordinator::Impl {
     out->set_error(job.error);
     out->set_stats_json(job.merged.ToJson().dump());
     out->set_dedup_json(job.dedup_json);
+    out->set_kind(job.kind);
+    if (job.kind == "train") FillTraining(job.training, out->mutable_training());
   }
 
   grpc::Status GetJob(const v1::GetJobRequest& request, v1::GetJobReply* reply) {
@@ -360,6 +500,13 @@ struct Coordinator::Impl {
     FillJob(it->second, reply->mutable_job());
     if (request.with_tasks()) {
       for (const TaskRecord& task : it->second.tasks) FillTask(task, reply->add_tasks());
+    }
+    if (request.with_metrics()) {
+      const std::string prefix = MetricsPrefix(it->first);
+      std::unique_ptr<rocksdb::Iterator> m(db->NewIterator(rocksdb::ReadOptions()));
+      for (m->Seek(prefix); m->Valid() && m->key().starts_with(prefix); m->Next()) {
+        reply->add_metrics(m->value().ToString());
+      }
     }
     return grpc::Status::OK;
   }
@@ -401,7 +548,12 @@ struct Coordinator::Impl {
         out->set_index(index);
         out->set_input(task.input);
         out->set_snapshot(task.snapshot);
-        out->set_config_yaml(job.config_yaml);
+        if (job.kind == "train") {
+          out->set_train_config_yaml(job.config_yaml);
+          for (const std::string& shard : options.shards) out->add_shard_addresses(shard);
+        } else {
+          out->set_config_yaml(job.config_yaml);
+        }
         out->set_lease_id(task.lease_id);
         out->set_lease_seconds(options.lease_seconds);
         out->set_attempt(task.attempts);
@@ -485,6 +637,7 @@ struct Coordinator::Impl {
     for (const TaskRecord& task : job.tasks) {
       if (task.state == v1::TASK_PENDING || task.state == v1::TASK_LEASED) return;
     }
+    if (job.kind == "train") return FinishTraining(job);
     job.state = v1::JOB_DEDUPLICATING;
     if (absl::Status s = SaveJob(job); !s.ok()) Log(std::string(s.message()));
     dedup_queue.push_back(job.id);
@@ -514,6 +667,19 @@ struct Coordinator::Impl {
   }
 
   // ---- results ----
+
+  // A training task finished all its steps. Caller holds `mutex`.
+  void MarkTrainingDone(JobRecord& job, TaskRecord& task) {
+    task.committing = false;
+    task.state = v1::TASK_DONE;
+    task.last_error.clear();
+    leases.erase(task.lease_id);
+    task.lease_id.clear();
+    if (absl::Status s = SaveTask(job, task); !s.ok()) Log(std::string(s.message()));
+    Log(absl::StrCat(job.id, " training done by ", task.worker, ": step ",
+                     job.training.value("step", int64_t{0})));
+    MaybeFinish(job);
+  }
 
   // A task's results are stored: done, its stats merged. Caller holds `mutex`.
   void MarkDone(JobRecord& job, TaskRecord& task, const pipeline::Stats& stats) {
@@ -548,17 +714,21 @@ struct Coordinator::Impl {
   }
 
   grpc::Status Complete(const v1::CompleteTaskRequest& request) {
-    pipeline::Stats stats;
-    try {
-      stats = pipeline::Stats::FromJson(nlohmann::json::parse(request.stats_json()));
-    } catch (const std::exception&) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable stats");
-    }
     std::lock_guard<std::mutex> lock(mutex);
     JobRecord* job = nullptr;
     TaskRecord* task = FindLease(request.lease_id(), &job);
     if (task == nullptr) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "the lease was lost");
+    }
+    if (job->kind == "train") {
+      MarkTrainingDone(*job, *task);
+      return grpc::Status::OK;
+    }
+    pipeline::Stats stats;
+    try {
+      stats = pipeline::Stats::FromJson(nlohmann::json::parse(request.stats_json()));
+    } catch (const std::exception&) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "undecodable stats");
     }
     MarkDone(*job, *task, stats);
     return grpc::Status::OK;
@@ -727,6 +897,12 @@ class CoordinatorServiceImpl final : public v1::Coordinator::Service {
     if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
     return impl_->Complete(*request);
   }
+  grpc::Status ReportTraining(grpc::ServerContext* context,
+                              const v1::ReportTrainingRequest* request,
+                              v1::ReportTrainingReply* reply) override {
+    if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
+    return impl_->ReportTraining(*request, reply);
+  }
 
  private:
   Coordinator::Impl* impl_;
@@ -756,6 +932,13 @@ class ShardServiceImpl final : public v1::Shard::Service {
     reply->set_documents(static_cast<int64_t>(*documents));
     reply->set_stats_json(total.ToJson().dump());
     return grpc::Status::OK;
+  }
+  // Training tasks read the curated documents through this.
+  grpc::Status ScanDocuments(grpc::ServerContext* context, const v1::ScanDocumentsRequest* request,
+                             grpc::ServerWriter<v1::ScannedDocument>* writer) override {
+    if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
+    std::shared_lock<std::shared_mutex> lock(impl_->store_mutex);
+    return StreamDocuments(*impl_->store, *request, context, writer);
   }
 
  private:

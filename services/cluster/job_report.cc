@@ -37,6 +37,18 @@ std::string_view TaskStateName(v1::TaskState state) {
 }
 
 std::string JobLine(const v1::JobStatus& job) {
+  if (job.kind() == "train") {
+    const v1::TrainingStatus& t = job.training();
+    std::string line = absl::StrFormat("%s  %-13s train %s  step %d/%d", job.job_id(),
+                                       JobStateName(job.state()), t.model(), t.step(), t.steps());
+    if (t.step() > 0) absl::StrAppendFormat(&line, "  loss %.4f", t.loss());
+    if (t.has_val_loss()) absl::StrAppendFormat(&line, "  val_loss %.4f", t.val_loss());
+    if (t.has_val_bpb()) absl::StrAppendFormat(&line, "  val_bpb %.4f", t.val_bpb());
+    if (t.tokens_per_s() > 0) absl::StrAppendFormat(&line, "  %.0f tokens/s", t.tokens_per_s());
+    if (t.mfu() > 0) absl::StrAppendFormat(&line, "  MFU %.1f%%", 100 * t.mfu());
+    absl::StrAppend(&line, "  ", job.name());
+    return line;
+  }
   std::string eta = job.eta_seconds() < 0 ? "?" : absl::StrFormat("%.0f s", job.eta_seconds());
   return absl::StrFormat(
       "%s  %-13s tasks %d/%d done, %d leased, %d pending, %d failed  %d records  %d documents  "
@@ -50,6 +62,12 @@ std::string JobDetails(const v1::GetJobReply& reply) {
   const v1::JobStatus& job = reply.job();
   std::string out = JobLine(job) + "\n";
   if (!job.error().empty()) absl::StrAppend(&out, "error: ", job.error(), "\n");
+  if (job.kind() == "train") {
+    const v1::TrainingStatus& t = job.training();
+    if (!t.worker().empty()) absl::StrAppend(&out, "  worker: ", t.worker(), "\n");
+    if (!t.out_dir().empty()) absl::StrAppend(&out, "  output: ", t.out_dir(), "\n");
+    if (!t.checkpoint().empty()) absl::StrAppend(&out, "  checkpoint: ", t.checkpoint(), "\n");
+  }
   for (const v1::TaskStatus& task : job.failed_tasks()) {
     absl::StrAppendFormat(&out, "  failed task %d (%d attempts): %s\n    %s\n", task.index(),
                           task.attempts(), task.input(), task.last_error());

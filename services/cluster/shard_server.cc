@@ -13,6 +13,7 @@
 #include "pipeline/store/shard_store.h"
 #include "proto/winnow.grpc.pb.h"
 #include "services/cluster/auth.h"
+#include "services/cluster/document_scan.h"
 #include "services/cluster/task_results.h"
 
 namespace winnow::services {
@@ -112,14 +113,7 @@ struct ShardServer::Impl final : public v1::Shard::Service {
                              grpc::ServerWriter<v1::ScannedDocument>* writer) override {
     if (grpc::Status s = auth.Check(*context); !s.ok()) return s;
     std::shared_lock<std::shared_mutex> lock(store_mutex);
-    v1::ScannedDocument out;
-    const absl::Status status =
-        store->ScanTexts(request->key_prefix(), [&](std::string_view key, std::string_view text) {
-          out.set_key(std::string(key));
-          out.set_text(std::string(text));
-          return !context->IsCancelled() && writer->Write(out);
-        });
-    return ToGrpc(status);
+    return StreamDocuments(*store, *request, context, writer);
   }
 
   grpc::Status ApplyDuplicates(grpc::ServerContext* context,

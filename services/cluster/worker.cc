@@ -5,6 +5,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +21,7 @@
 #include "services/cluster/auth.h"
 #include "services/cluster/input_policy.h"
 #include "services/cluster/remote_writer.h"
+#include "services/cluster/training_task.h"
 
 namespace winnow::services {
 namespace {
@@ -40,6 +43,10 @@ class WorkerLoop {
       char host[256] = {0};
       gethostname(host, sizeof(host) - 1);
       options_.name = absl::StrCat(host, ":", getpid());
+    }
+    if (options_.winnow_binary.empty()) {
+      std::error_code ec;
+      options_.winnow_binary = std::filesystem::read_symlink("/proc/self/exe", ec).string();
     }
     threads_ = options.threads > 0
                    ? options.threads
@@ -134,31 +141,9 @@ class WorkerLoop {
     return shared;
   }
 
-  // True when the task's results were committed.
-  bool RunTask(const v1::Task& task) {
-    const auto start = std::chrono::steady_clock::now();
-    Log(absl::StrCat(task.job_id(), " task ", task.index(), ": ", task.input(), " (attempt ",
-                     task.attempt(), ")"));
-    absl::StatusOr<pipeline::RunConfig> config =
-        pipeline::ParseConfig(task.config_yaml(), "the job's config");
-    if (!config.ok()) {
-      Fail(task, absl::InvalidArgumentError(config.status().message()));
-      return false;
-    }
-    const std::vector<std::string> roots(task.allowed_roots().begin(), task.allowed_roots().end());
-    if (absl::Status allowed = CheckInputAllowed(task.input(), roots); !allowed.ok()) {
-      Fail(task, allowed);
-      return false;
-    }
-    absl::StatusOr<std::shared_ptr<filters::FilterChain>> chain =
-        Chain(*config, task.config_yaml());
-    if (!chain.ok()) {
-      Fail(task, chain.status());
-      return false;
-    }
-
-    // Heartbeats until the task ends; a lost lease cancels the task.
-    std::atomic<bool> cancel{false};
+  // Runs `body` while a thread renews the lease; a lost lease (or a stop) sets `cancel`.
+  void WithHeartbeats(const v1::Task& task, std::atomic<bool>& cancel,
+                      const std::function<void()>& body) {
     std::mutex mutex;
     std::condition_variable ended_cv;
     bool ended = false;
@@ -182,11 +167,78 @@ class WorkerLoop {
         lock.lock();
       }
     });
+    body();
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ended = true;
+    }
+    ended_cv.notify_all();
+    heartbeat.join();
+  }
 
+  // True when the training finished and the coordinator knows.
+  bool RunTraining(const v1::Task& task) {
+    Log(absl::StrCat(task.job_id(), ": training (attempt ", task.attempt(), ")"));
+    TrainingTaskEnv env;
+    env.coordinator = coordinator_.get();
+    env.shard = [this](const std::string& address) {
+      v1::Task t;
+      t.set_shard_address(address);
+      return ShardFor(t);
+    };
+    env.token = options_.token;
+    env.work_dir = options_.work_dir;
+    env.winnow_binary = options_.winnow_binary;
+    env.log = [this](const std::string& line) { Log(line); };
+    std::atomic<bool> cancel{false};
+    absl::Status status;
+    WithHeartbeats(task, cancel, [&] { status = RunTrainingTask(task, env, cancel); });
+    if (status.ok()) {
+      Log(absl::StrCat(task.job_id(), ": training done"));
+      return true;
+    }
+    if (absl::IsFailedPrecondition(status) || (cancel.load() && !stop_.load())) {
+      Log(absl::StrCat(task.job_id(), ": lease lost; training stopped (its checkpoints stay)"));
+      return false;
+    }
+    if (stop_.load()) {
+      Fail(task, absl::UnavailableError("the worker was stopped"));
+      return false;
+    }
+    Fail(task, status);
+    return false;
+  }
+
+  // True when the task's results were committed.
+  bool RunTask(const v1::Task& task) {
+    if (!task.train_config_yaml().empty()) return RunTraining(task);
+    const auto start = std::chrono::steady_clock::now();
+    Log(absl::StrCat(task.job_id(), " task ", task.index(), ": ", task.input(), " (attempt ",
+                     task.attempt(), ")"));
+    absl::StatusOr<pipeline::RunConfig> config =
+        pipeline::ParseConfig(task.config_yaml(), "the job's config");
+    if (!config.ok()) {
+      Fail(task, absl::InvalidArgumentError(config.status().message()));
+      return false;
+    }
+    const std::vector<std::string> roots(task.allowed_roots().begin(), task.allowed_roots().end());
+    if (absl::Status allowed = CheckInputAllowed(task.input(), roots); !allowed.ok()) {
+      Fail(task, allowed);
+      return false;
+    }
+    absl::StatusOr<std::shared_ptr<filters::FilterChain>> chain =
+        Chain(*config, task.config_yaml());
+    if (!chain.ok()) {
+      Fail(task, chain.status());
+      return false;
+    }
+
+    // Heartbeats until the task ends; a lost lease cancels the task.
+    std::atomic<bool> cancel{false};
     pipeline::InputFile input{task.input(), task.snapshot()};
     pipeline::Stats stats;
     absl::Status status;
-    {
+    WithHeartbeats(task, cancel, [&] {
       RemoteInputWriter writer(ShardFor(task), options_.token, task.lease_id(), task.snapshot(),
                                task.input(), config->store.max_dropped_examples_per_reason,
                                &cancel);
@@ -197,13 +249,7 @@ class WorkerLoop {
       } else {
         writer.Abort();
       }
-    }
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      ended = true;
-    }
-    ended_cv.notify_all();
-    heartbeat.join();
+    });
 
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -98,13 +98,16 @@ class Cluster {
     return *workers_.back();
   }
 
-  Process& StartWorker(const std::string& name) {
-    workers_.push_back(std::make_unique<Process>(
-        std::vector<std::string>{kWinnow, "serve", "worker", "--coordinator", Address(),
-                                 "--threads", "1", "--name", name},
-        dir_.path() + "/" + name + ".log"));
+  // Workers share WORK_DIR (as on one machine, or a shared file system).
+  Process& StartWorker(const std::string& name, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {kWinnow,   "serve",      "worker", "--coordinator",
+                                     Address(), "--threads",  "1",      "--name",
+                                     name,      "--work-dir", WorkDir()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    workers_.push_back(std::make_unique<Process>(argv, dir_.path() + "/" + name + ".log"));
     return *workers_.back();
   }
+  std::string WorkDir() const { return dir_.path() + "/work"; }
 
   std::string DataDir() const { return dir_.path() + "/cluster-data"; }
 
@@ -419,6 +422,152 @@ TEST(Cluster, HealthCheckingAndReflectionAreServed) {
   EXPECT_NE(std::find(names.begin(), names.end(), "winnow.v1.Shard"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "grpc.health.v1.Health"), names.end());
   stream->Finish().ok();
+}
+
+// ---- training jobs ----
+
+// A byte-level tokenizer (256 byte tokens + <|endoftext|>) in DIR, so `tiny` steps take
+// milliseconds; returns its SPEC.
+std::string ByteTokenizer(const std::string& dir) {
+  std::ofstream ranks(dir + "/bytes.tiktoken");
+  static const char* kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (int b = 0; b < 256; b++) {
+    ranks << kBase64[b >> 2] << kBase64[(b & 3) << 4] << "== " << b << "\n";
+  }
+  std::ofstream(dir + "/winnow_tokenizer.json")
+      << R"({"pattern": "r50k", "specials": {"<|endoftext|>": 256}})";
+  return dir + "/bytes.tiktoken";
+}
+
+std::string TrainingYaml(const std::string& tokenizer) {
+  return "model: tiny\ntokenizer: " + tokenizer +
+         "\nsteps: 400\nbatch_size: 4\nseq_len: 32\nlr: 0.003\nwarmup_steps: 5\n"
+         "eval_every: 100\neval_batches: 2\ncheckpoint_every: 25\nthreads: 1\n";
+}
+
+// metrics.jsonl lines as JSON, without the fields that measure speed.
+std::vector<nlohmann::json> Metrics(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object() || !j.contains("step")) continue;
+    j.erase("tokens_per_s");
+    j.erase("mfu");
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+// Curates one Common Crawl file through the cluster (a worker that leaves after it).
+void Curate(Cluster& cluster) {
+  cluster.StartWorker("curator", {"--max-tasks", "1"});
+  Result curate =
+      Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, {PageFiles()[2]}) +
+             " --config " + cluster.Config() + " --wait");
+  ASSERT_EQ(curate.code, 0) << curate.out << cluster.coordinator().Log();
+}
+
+TEST(ClusterTraining, AKilledTrainingWorkerIsResumedFromItsCheckpointBitForBit) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  ASSERT_NO_FATAL_FAILURE(Curate(cluster));
+  const std::string yaml_path = cluster.dir() + "/train.yaml";
+  std::ofstream(yaml_path) << TrainingYaml(ByteTokenizer(cluster.dir()));
+  Result submit = Winnow("train --coordinator " + cluster.Address() + " --config " + yaml_path +
+                         " --snapshot CC-MAIN-2020-34");
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string job = JobId(submit.out);
+
+  // The first worker dies (SIGKILL to it alone, not its process group) once a checkpoint exists;
+  // its `winnow train` child must die with it.
+  Process& doomed = cluster.StartWorker("doomed");
+  std::string status;
+  for (int i = 0; i < 600; i++) {
+    status = Winnow("status --coordinator " + cluster.Address() + " " + job).out;
+    if (status.find("checkpoints/step_") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_NE(status.find("checkpoints/step_"), std::string::npos) << status << doomed.Log();
+  ::kill(doomed.pid(), SIGKILL);
+  doomed.Wait();
+  // No orphan trains on: the child dies with its worker.
+  const std::string child = "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
+  bool orphan = true;  // within half a second (an orphan would train on for seconds)
+  for (int i = 0; i < 10 && orphan; i++) {
+    std::string found;
+    orphan = RunCommand(child, &found) == 0;
+    if (orphan) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(orphan) << "the killed worker's winnow train still runs";
+  EXPECT_EQ(status.find(" succeeded "), std::string::npos) << "too late to test a resume";
+  Process& survivor = cluster.StartWorker("survivor");
+  status = cluster.WaitForJob(job);
+  ASSERT_NE(status.find(" succeeded "), std::string::npos)
+      << status << survivor.Log() << cluster.coordinator().Log();
+  EXPECT_NE(status.find("step 400/400"), std::string::npos) << status;
+  EXPECT_NE(cluster.coordinator().Log().find("lease expired: worker doomed"), std::string::npos)
+      << cluster.coordinator().Log();
+  EXPECT_NE(survivor.Log().find("winnow train --resume"), std::string::npos) << survivor.Log();
+
+  // Every step once, in order, in the coordinator's copy of the metrics …
+  const std::vector<nlohmann::json> cluster_metrics =
+      Metrics(Winnow("status --coordinator " + cluster.Address() + " " + job + " --metrics").out);
+  ASSERT_EQ(cluster_metrics.size(), 401u);
+  for (size_t i = 0; i < cluster_metrics.size(); i++) {
+    ASSERT_EQ(cluster_metrics[i]["step"], static_cast<int>(i));
+  }
+  // … and equal, bit for bit, to an uninterrupted local run on the documents the job trained on.
+  const std::string local_yaml = cluster.dir() + "/local.yaml";
+  std::ofstream(local_yaml) << TrainingYaml(cluster.dir() + "/bytes.tiktoken")
+                            << "data_dir: " << cluster.WorkDir() << "/training/" << job
+                            << "/data\n";
+  Result local = Winnow("train --config " + local_yaml + " --out " + cluster.dir() + "/local");
+  ASSERT_EQ(local.code, 0) << local.out;
+  std::ifstream in(cluster.dir() + "/local/metrics.jsonl");
+  std::stringstream local_metrics;
+  local_metrics << in.rdbuf();
+  EXPECT_EQ(Metrics(local_metrics.str()), cluster_metrics);
+  EXPECT_LT(cluster_metrics.back()["val_loss"].get<double>(),
+            cluster_metrics.front()["val_loss"].get<double>() - 1.0);
+}
+
+TEST(ClusterTraining, BadTrainingJobsAreRefusedAtSubmitNamingTheProblem) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  const std::string path = cluster.dir() + "/bad.yaml";
+  auto submit = [&](const std::string& yaml, const std::string& flags = "") {
+    std::ofstream(path) << yaml;
+    return Winnow("submit --coordinator " + cluster.Address() + " --train " + path + flags);
+  };
+  Result r = submit("model: tiny\nbatch_size: -3\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("batch_size"), std::string::npos) << r.out;
+  r = submit("model: tiny\ndata_dir: /tmp\n");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("data_dir"), std::string::npos) << r.out;
+  r = submit("model: tiny\n", " --snapshot CC-MAIN-1999-01");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("CC-MAIN-1999-01"), std::string::npos) << r.out;
+  // The checks of the client can be skipped; the coordinator makes them too.
+  r = Winnow("train --coordinator " + cluster.Address() + " --config " + path + " --out x");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("--out"), std::string::npos) << r.out;
+  EXPECT_NE(Winnow("status --coordinator " + cluster.Address()).out.find("no jobs"),
+            std::string::npos);
+}
+
+TEST(ClusterTraining, ATrainingJobWithNothingToTrainOnFailsWithTheReason) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  cluster.StartWorker("w1");
+  const std::string yaml_path = cluster.dir() + "/train.yaml";
+  std::ofstream(yaml_path) << TrainingYaml(ByteTokenizer(cluster.dir()));
+  Result submit = Winnow("submit --coordinator " + cluster.Address() + " --train " + yaml_path);
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string status = cluster.WaitForJob(JobId(submit.out));
+  EXPECT_NE(status.find(" failed "), std::string::npos) << status;
+  EXPECT_NE(status.find("no kept documents"), std::string::npos) << status;
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+#include "services/cluster/document_scan.h"
+
+#include <string>
+
+#include "services/cluster/task_results.h"
+
+namespace winnow::services {
+
+grpc::Status StreamDocuments(pipeline::ShardStore& store, const v1::ScanDocumentsRequest& request,
+                             grpc::ServerContext* context,
+                             grpc::ServerWriter<v1::ScannedDocument>* writer) {
+  v1::ScannedDocument out;
+  absl::Status inner;
+  const absl::Status status =
+      store.ScanTexts(request.key_prefix(), [&](std::string_view key, std::string_view text) {
+        if (request.kept_only()) {
+          pipeline::DocumentKey decoded;
+          if (!pipeline::DocumentKey::Decode(key, &decoded)) return true;  // not a document key
+          absl::StatusOr<std::optional<pipeline::ShardStore::DuplicateMark>> mark =
+              store.DuplicateOf(decoded);
+          if (!mark.ok()) {
+            inner = mark.status();
+            return false;
+          }
+          if (mark->has_value()) return true;
+        }
+        out.set_key(std::string(key));
+        out.set_text(std::string(text));
+        return !context->IsCancelled() && writer->Write(out);
+      });
+  return ToGrpcStatus(inner.ok() ? status : inner);
+}
+
+}  // namespace winnow::services
