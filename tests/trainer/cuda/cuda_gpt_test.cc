@@ -67,15 +67,18 @@ struct Batch {
   std::vector<int> tokens, targets;
 };
 
-// Random ids < V; every 7th target ignored (−1). With eot ≥ 0, about one token in 12 is eot.
-Batch RandomBatch(const GptConfig& c, int B, int T, uint32_t seed, int eot = -1) {
+// Random ids < V; targets < target_range (default V), every 7th ignored (−1). With eot ≥ 0, about
+// one token in 12 is eot.
+Batch RandomBatch(const GptConfig& c, int B, int T, uint32_t seed, int eot = -1,
+                  int target_range = 0) {
+  const uint32_t range = static_cast<uint32_t>(target_range > 0 ? target_range : c.vocab_size);
   std::mt19937 rng(seed);
   Batch batch;
   for (int i = 0; i < B * T; i++) {
     int token = static_cast<int>(rng() % static_cast<uint32_t>(c.vocab_size));
     if (eot >= 0 && rng() % 12 == 0) token = eot;
     batch.tokens.push_back(token);
-    batch.targets.push_back(i % 7 == 3 ? -1 : static_cast<int>(rng() % c.vocab_size));
+    batch.targets.push_back(i % 7 == 3 ? -1 : static_cast<int>(rng() % range));
   }
   return batch;
 }
@@ -209,8 +212,10 @@ TEST(CudaGpt, TenAdamWStepsTrackTheCpuLosses) {
     gpu_losses.push_back(*gpu_loss);
     std::printf("step %d: cpu %.5f gpu %.5f\n", step + 1, *cpu_loss, *gpu_loss);
   }
+  // bf16 rounding compounds over the steps: 1e-2 relative at the first, 4e-2 at the tenth.
   for (int step = 0; step < 10; step++) {
-    EXPECT_NEAR(gpu_losses[step], cpu_losses[step], 2 * kLossTolerance * cpu_losses[step])
+    EXPECT_NEAR(gpu_losses[step], cpu_losses[step],
+                kLossTolerance * (1 + step / 3.0) * cpu_losses[step])
         << "step " << step + 1;
   }
   EXPECT_LT(gpu_losses.back(), gpu_losses.front() - 0.1);
@@ -273,7 +278,8 @@ TEST(CudaGpt, Gpt2SmallStepsAtContext1024) {
   const int B = 4, T = 1024;
   auto gpu = CudaGpt::Create(*config, cpu->params(), B, T);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
-  const Batch batch = RandomBatch(*config, B, T, 5, 50256);
+  // Targets among 256 ids: a pattern a few steps learn, so the loss must fall.
+  const Batch batch = RandomBatch(*config, B, T, 5, 50256, 256);
   (*gpu)->SetDocumentMask(50256);
   float first = 0;
   for (int step = 0; step < 3; step++) {
@@ -290,7 +296,8 @@ TEST(CudaGpt, Gpt2SmallStepsAtContext1024) {
     auto norm = (*gpu)->GradNorm();
     ASSERT_TRUE(norm.ok());
     ASSERT_TRUE(std::isfinite(*norm));
-    ASSERT_TRUE((*gpu)->AdamWStep(3e-4f, AdamWOptions(), 1.0f).ok());
+    const float clip = 1.0f / (*norm + 1e-6f);
+    ASSERT_TRUE((*gpu)->AdamWStep(1e-3f, AdamWOptions(), clip < 1 ? clip : 1.0f).ok());
     std::printf("gpt2-124m step %d: loss %.4f norm %.4f\n", step + 1, *loss, *norm);
     if (step == 2) {
       EXPECT_LT(*loss, first);
