@@ -420,7 +420,17 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
   if (use_cuda) {
     absl::StatusOr<std::unique_ptr<CudaGpt>> created_gpu =
         CudaGpt::Create(model.config(), model.params(), B, T);
-    if (!created_gpu.ok()) return created_gpu.status();
+    if (!created_gpu.ok()) {
+      // A shape the kernels lack or a batch the GPU cannot hold is the config's doing.
+      const absl::StatusCode code = created_gpu.status().code();
+      if (code == absl::StatusCode::kUnimplemented) {
+        return ConfigError("backend", created_gpu.status().message());
+      }
+      if (code == absl::StatusCode::kResourceExhausted) {
+        return ConfigError("batch_size", created_gpu.status().message());
+      }
+      return created_gpu.status();
+    }
     gpu = std::move(*created_gpu);
     gpu->SetDocumentMask(model.document_mask_eot());
     if (!resume_from.empty()) {
