@@ -89,6 +89,7 @@ int CoordinatorMain(ServeFlags flags) {
       return c->store();
     };
     options.jobs = [c] { return c->JobsJson(); };
+    options.training_metrics = [c](const std::string& job) { return c->TrainingMetricsJson(job); };
     absl::StatusOr<std::unique_ptr<HttpServer>> server =
         HttpServer::Start(flags.http, MakeDashboard(options));
     if (!server.ok()) {

@@ -975,15 +975,34 @@ nlohmann::json Coordinator::JobsJson() const {
     if (absl::StartsWith(state, "JOB_")) state = state.substr(4);
     std::transform(state.begin(), state.end(), state.begin(), ::tolower);
     j["state"] = state;
-    for (auto& [key, value] : j.items()) {
-      if (value.is_string() && !value.get<std::string>().empty() &&
-          std::all_of(value.get<std::string>().begin(), value.get<std::string>().end(),
-                      [](char c) { return (c >= '0' && c <= '9') || c == '-'; })) {
-        value = std::stoll(value.get<std::string>());
+    // proto3 JSON writes int64 as strings.
+    const auto numbers = [](nlohmann::json& object, std::initializer_list<const char*> keys) {
+      for (const char* key : keys) {
+        if (object.contains(key) && object[key].is_string()) {
+          object[key] = std::stoll(object[key].get<std::string>());
+        }
       }
-    }
+    };
+    numbers(j, {"tasks_total", "tasks_pending", "tasks_leased", "tasks_done", "tasks_failed",
+                "records", "documents", "bytes"});
+    if (j.contains("training")) numbers(j["training"], {"steps", "step"});
     j.erase("stats_json");
     out.push_back(std::move(j));
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::json> Coordinator::TrainingMetricsJson(const std::string& job_id) const {
+  v1::GetJobRequest request;
+  request.set_job_id(job_id);
+  request.set_with_metrics(true);
+  v1::GetJobReply reply;
+  const grpc::Status status = impl_->GetJob(request, &reply);
+  if (!status.ok()) return absl::NotFoundError(status.error_message());
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& line : reply.metrics()) {
+    nlohmann::json m = nlohmann::json::parse(line, nullptr, false);
+    if (m.is_object()) out.push_back(std::move(m));
   }
   return out;
 }

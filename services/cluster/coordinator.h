@@ -48,6 +48,8 @@ class Coordinator {
   // For the dashboard: the shard store (in process) and every job as JSON (JobStatus fields).
   std::shared_ptr<pipeline::ShardStore> store() const;
   nlohmann::json JobsJson() const;
+  // A training job's metrics lines (one object per step, by step); NotFound for no such job.
+  absl::StatusOr<nlohmann::json> TrainingMetricsJson(const std::string& job_id) const;
   void Wait();  // until Shutdown
   void Shutdown();
 

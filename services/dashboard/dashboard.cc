@@ -166,11 +166,23 @@ class Dashboard {
     if (p == "/api/dropped") return Guard([&] { return Dropped(r); });
     if (p == "/api/distributions") return Guard([&] { return Distributions(); });
     if (p == "/api/jobs") return Json(options_.jobs ? options_.jobs() : json::array());
+    if (p == "/api/training") return Training(r);
     if (p == "/metrics") return Guard([&] { return Metrics(); });
     if (p == "/healthz") return HttpResponse{200, "text/plain; charset=utf-8", "ok\n", {}};
     HttpResponse asset = Asset(p);
     if (asset.status == 200) return asset;
     return Error(404, "no such page: " + p);
+  }
+
+  HttpResponse Training(const HttpRequest& r) {
+    auto job = r.query.find("job");
+    if (job == r.query.end() || job->second.empty()) return Error(400, "give ?job=ID");
+    if (!options_.training_metrics) return Error(404, "no training jobs (an embedded run)");
+    absl::StatusOr<json> metrics = options_.training_metrics(job->second);
+    if (absl::IsNotFound(metrics.status()))
+      return Error(404, std::string(metrics.status().message()));
+    if (!metrics.ok()) return Error(503, std::string(metrics.status().message()));
+    return Json({{"job_id", job->second}, {"metrics", *metrics}});
   }
 
   static HttpResponse Asset(const std::string& path) {
@@ -608,6 +620,26 @@ class Dashboard {
       family("winnow_jobs", "gauge", "Cluster jobs, by state.");
       for (const auto& [state, n] : states) {
         absl::StrAppend(&out, "winnow_jobs{state=\"", PromEscape(state), "\"} ", n, "\n");
+      }
+      // Training jobs: the newest step and losses each reported.
+      std::vector<std::pair<std::string, json>> training;
+      for (const json& job : options_.jobs()) {
+        if (job.value("kind", "") == "train" && job.contains("training")) {
+          training.emplace_back(job.value("job_id", ""), job["training"]);
+        }
+      }
+      const std::pair<const char*, const char*> gauges[] = {
+          {"step", "The newest step a training job reported."},
+          {"loss", "Its training loss (nats per token)."},
+          {"val_loss", "Its newest validation loss (nats per token)."},
+          {"tokens_per_s", "Its training throughput (tokens per second)."}};
+      for (const auto& [field, help] : gauges) {
+        family(absl::StrCat("winnow_training_", field).c_str(), "gauge", help);
+        for (const auto& [id, t] : training) {
+          if (!t.contains(field) || !t[field].is_number()) continue;
+          absl::StrAppend(&out, "winnow_training_", field, "{job=\"", PromEscape(id), "\"} ",
+                          t[field].get<double>(), "\n");
+        }
       }
     }
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", out, {}};

@@ -9,7 +9,9 @@
 //   /api/filters           per filter: seen, kept, dropped, reasons with counts and shares
 //   /api/dropped           ?filter=&reason=&page=&per_page=: dropped documents with their scores
 //   /api/distributions     lengths, languages, filter scores, domains, duplicate-cluster sizes
-//   /api/jobs              cluster jobs (empty for an embedded run)
+//   /api/jobs              cluster jobs (empty for an embedded run); training jobs carry
+//                          kind "train" and `training` (step, loss, val_loss, checkpoint, …)
+//   /api/training          ?job=ID: a training job's metrics, one object per step (404: none)
 //   /metrics               Prometheus text format, "winnow_" prefix
 // With a token, every route needs "Authorization: Bearer TOKEN", a "winnow_token" cookie, or
 // ?token=TOKEN (which also sets the cookie, so the page's own requests carry it).
@@ -35,6 +37,8 @@ struct DashboardOptions {
   std::function<absl::StatusOr<std::shared_ptr<pipeline::ShardStore>>()> store;
   // Cluster jobs as JSON (an array of winnow.v1.JobStatus-shaped objects); null: embedded run.
   std::function<nlohmann::json()> jobs;
+  // A training job's metrics lines as a JSON array; NotFound for an unknown job. Null: none.
+  std::function<absl::StatusOr<nlohmann::json>(const std::string& job_id)> training_metrics;
   int max_scan_documents = 200000;  // distributions read at most this many kept documents
   // Counts the curated tokens for the funnel (null: characters only).
   std::shared_ptr<const trainer::Tokenizer> tokenizer;

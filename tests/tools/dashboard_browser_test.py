@@ -88,29 +88,42 @@ def number(text):
     return int(digits)
 
 
-def start_dashboard(winnow, cwd, data_dir):
-    """Starts `winnow dashboard` on a free port; returns (process, base URL, stderr lines)."""
-    proc = subprocess.Popen([winnow, "dashboard", "--data-dir", data_dir, "--http", "127.0.0.1:0"],
-                            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+def start_server(argv, cwd, patterns):
+    """Starts a server; waits until its stderr matched every regex of `patterns` (one group
+    each). Returns (process, [first group of each], stderr lines)."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    lines, first = [], queue.Queue()
+    lines, found = [], queue.Queue()
 
     def drain():  # keeps reading so a chatty server never blocks on a full pipe
         for line in proc.stderr:
             lines.append(line.rstrip("\n"))
-            match = re.search(r"winnow dashboard: (http://127\.0\.0\.1:\d+/)", line)
-            if match:
-                first.put(match.group(1))
-        first.put(None)
+            for i, pattern in enumerate(patterns):
+                match = re.search(pattern, line)
+                if match:
+                    found.put((i, match.group(1)))
+        found.put(None)
 
     threading.Thread(target=drain, daemon=True).start()
-    try:
-        url = first.get(timeout=WAIT_S)
-    except queue.Empty:
-        url = None
-    if url is None:
-        proc.kill()
-        raise Failure("winnow dashboard printed no URL; stderr:\n" + "\n".join(lines))
+    values = [None] * len(patterns)
+    deadline = time.monotonic() + WAIT_S
+    while any(v is None for v in values):
+        try:
+            item = found.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            item = None
+        if item is None:
+            proc.kill()
+            raise Failure(f"{argv[1]} printed no {patterns}; stderr:\n" + "\n".join(lines))
+        values[item[0]] = item[1]
+    return proc, values, lines
+
+
+def start_dashboard(winnow, cwd, data_dir):
+    """Starts `winnow dashboard` on a free port; returns (process, base URL, stderr lines)."""
+    proc, (url,), lines = start_server(
+        [winnow, "dashboard", "--data-dir", data_dir, "--http", "127.0.0.1:0"], cwd,
+        [r"winnow dashboard: (http://127\.0\.0\.1:\d+/)"])
     return proc, url, lines
 
 
@@ -366,6 +379,87 @@ def check_other_tabs(driver, artifacts):
     print(f"distributions: {len(titles)} charts; jobs: none (embedded run)")
 
 
+TRAIN_STEPS = 60
+HOSTILE_NAME = '<img src=x onerror="window.__winnow_xss=3;alert(3)">'
+
+
+def check_training(winnow, shared, tmp, driver, artifacts):
+    """A cluster: a coordinator with its dashboard, one worker, a curation job, then a training
+    job (named with markup). The jobs tab lists it and draws every reported step."""
+    procs = []
+    try:
+        coordinator, (grpc_port, url), coordinator_log = start_server(
+            [winnow, "serve", "coordinator", "--data-dir", os.path.join(tmp, "cluster"),
+             "--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0",
+             "--allow-root", f"{shared}/data/commoncrawl"], tmp,
+            [r"gRPC on 127\.0\.0\.1:(\d+)", r"dashboard on (http://127\.0\.0\.1:\d+/)"])
+        procs.append(coordinator)
+        address = "127.0.0.1:" + grpc_port
+        worker = subprocess.Popen([winnow, "serve", "worker", "--coordinator", address,
+                                   "--threads", "1", "--work-dir", os.path.join(tmp, "work")],
+                                  cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(worker)
+
+        def submit(*args):
+            done = subprocess.run([winnow, "submit", "--coordinator", address, *args, "--wait"],
+                                  capture_output=True, text=True, timeout=300)
+            check(done.returncode == 0, f"winnow submit {args} exited {done.returncode}:\n"
+                  f"{done.stdout}{done.stderr}\ncoordinator:\n" + "\n".join(coordinator_log))
+            return done.stdout.strip()
+
+        no_filters = os.path.join(tmp, "no-filters.yaml")
+        pathlib.Path(no_filters).write_text("filters:\n  order: []\n")
+        submit(f"{shared}/data/commoncrawl/CC-MAIN-2020-34-excerpt.warc.gz", "--config", no_filters)
+        # A byte-level tokenizer: `tiny` then takes milliseconds a step.
+        import base64
+        ranks = "".join(f"{base64.b64encode(bytes([b])).decode()} {b}\n" for b in range(256))
+        pathlib.Path(tmp, "bytes.tiktoken").write_text(ranks)
+        pathlib.Path(tmp, "winnow_tokenizer.json").write_text(
+            '{"pattern": "r50k", "specials": {"<|endoftext|>": 256}}')
+        train = os.path.join(tmp, "train.yaml")
+        pathlib.Path(train).write_text(
+            f"model: tiny\ntokenizer: {tmp}/bytes.tiktoken\nsteps: {TRAIN_STEPS}\n"
+            "batch_size: 4\nseq_len: 32\nlr: 0.003\neval_every: 20\neval_batches: 2\n"
+            "threads: 1\n")
+        job = submit("--train", train, "--snapshot", "CC-MAIN-2020-34", "--name", HOSTILE_NAME)
+        metrics = subprocess.run([winnow, "status", "--coordinator", address, job, "--metrics"],
+                                 capture_output=True, text=True, check=True).stdout
+        lines = [json.loads(l) for l in metrics.splitlines() if l.startswith("{")]
+        check(len(lines) == TRAIN_STEPS + 1, f"{len(lines)} metrics lines for {TRAIN_STEPS} steps")
+        evaluations = sum(1 for m in lines if "val_loss" in m)
+
+        driver.get(url + "#jobs")
+        wait(driver, "the training job's curve",
+             lambda d: d.find_elements(By.CSS_SELECTOR, "#training-curve polyline") and loaded(d))
+        rows = driver.find_elements(By.CSS_SELECTOR, "#training-table tr[data-job]")
+        check(len(rows) == 1, f"{len(rows)} training rows, expected 1")
+        cells = [c.text for c in rows[0].find_elements(By.TAG_NAME, "td")]
+        check(cells[0] == job and cells[2] == "succeeded", f"training row {cells}")
+        check(cells[1] == HOSTILE_NAME, f"the job name is not shown as text: {cells[1]!r}")
+        check(cells[4] == f"{TRAIN_STEPS} / {TRAIN_STEPS}", f"step cell {cells[4]!r}")
+        check(float(cells[6]) == round(lines[-1]["val_loss"], 4) or
+              abs(float(cells[6]) - lines[-1]["val_loss"]) < 6e-5, f"val loss cell {cells[6]!r}")
+        points = driver.find_element(By.CSS_SELECTOR, "#training-curve polyline")
+        n_points = len(points.get_attribute("points").split())
+        check(n_points == TRAIN_STEPS, f"the curve has {n_points} points for {TRAIN_STEPS} steps")
+        dots = driver.find_elements(By.CSS_SELECTOR, "#training-curve circle")
+        check(len(dots) == evaluations, f"{len(dots)} validation dots, {evaluations} evaluations")
+        jobs = driver.find_element(By.ID, "job-table").text
+        check("CC-MAIN-2020-34-excerpt" in jobs, "the curation job is not listed: " + jobs)
+        check(not driver.find_elements(By.CSS_SELECTOR, "#jobs img"), "markup was injected")
+        check(driver.execute_script("return window.__winnow_xss === undefined"),
+              "the job name's onerror ran")
+        assert_no_dialog(driver, "training jobs")
+        driver.execute_script("document.getElementById('training-curve').scrollIntoView();")
+        driver.save_screenshot(str(artifacts / "dashboard-training.png"))
+        print(f"training: {job} listed as succeeded, {n_points} steps and {len(dots)} "
+              "evaluations drawn; its markup name shown as text")
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+
+
 def check_console(driver):
     """Severe browser console entries (JS errors, failed loads) fail the test."""
     severe = [e["message"] for e in driver.get_log("browser")
@@ -402,6 +496,7 @@ def main():
             check_filters(driver, stats, artifacts)
             check_xss(driver, stats, artifacts)
             check_other_tabs(driver, artifacts)
+            check_training(winnow, shared, tmp, driver, artifacts)
             check_console(driver)
             if os.environ.get("UPDATE_README_SCREENSHOT") == "1":
                 (REPO / "docs").mkdir(exist_ok=True)

@@ -181,14 +181,92 @@ async function loadDistributions() {
 // ---- jobs ----
 
 async function loadJobs() {
-  const jobs = await api("/api/jobs");
+  const all = await api("/api/jobs");
+  const jobs = all.filter((j) => j.kind !== "train");
   table(document.getElementById("job-table"), [["job"], ["name"], ["state"], ["tasks done", "num"], ["failed", "num"], ["records", "num"], ["documents", "num"], ["records/s", "num"], ["ETA s", "num"]],
     jobs.map((j) => el("tr", {}, el("td", {}, j.job_id), el("td", {}, j.name), el("td", {}, j.state),
       el("td", { class: "num" }, fmt(j.tasks_done) + " / " + fmt(j.tasks_total)), el("td", { class: "num" }, fmt(j.tasks_failed)),
       el("td", { class: "num" }, fmt(j.records)), el("td", { class: "num" }, fmt(j.documents)),
       el("td", { class: "num" }, fmt(Math.round(j.records_per_second || 0))),
       el("td", { class: "num" }, j.eta_seconds < 0 ? "?" : fmt(Math.round(j.eta_seconds))))));
-  if (!jobs.length) document.getElementById("job-table").replaceChildren(el("tr", {}, el("td", { class: "muted" }, "No cluster jobs (an embedded run).")));
+  if (!jobs.length) document.getElementById("job-table").replaceChildren(el("tr", {}, el("td", { class: "muted" }, all.length ? "No curation jobs." : "No cluster jobs (an embedded run).")));
+  await loadTraining(all.filter((j) => j.kind === "train"));
+}
+
+// ---- training jobs ----
+
+let trainingShown = null;  // the job whose curve is drawn
+const num = (x, digits) => (typeof x === "number") ? x.toFixed(digits) : "—";
+
+async function loadTraining(jobs) {
+  const node = document.getElementById("training-table");
+  table(node, [["job"], ["name"], ["state"], ["model"], ["step", "num"], ["loss", "num"], ["val loss", "num"], ["val bpb", "num"], ["tokens/s", "num"], ["MFU", "num"], ["checkpoint"]],
+    jobs.map((j) => {
+      const t = j.training || {};
+      const row = el("tr", { class: "clickable" + (j.job_id === trainingShown ? " selected" : ""), "data-job": j.job_id },
+        el("td", {}, j.job_id), el("td", {}, j.name), el("td", {}, j.state + (j.error ? ": " + j.error : "")), el("td", {}, t.model),
+        el("td", { class: "num" }, fmt(t.step) + " / " + fmt(t.steps)), el("td", { class: "num" }, t.step ? num(t.loss, 4) : "—"),
+        el("td", { class: "num" }, num(t.val_loss, 4)), el("td", { class: "num" }, num(t.val_bpb, 4)),
+        el("td", { class: "num" }, t.tokens_per_s ? fmt(Math.round(t.tokens_per_s)) : "—"), el("td", { class: "num" }, t.mfu ? pct(t.mfu) : "—"),
+        el("td", { class: "path" }, t.checkpoint ? t.worker + ":" + t.checkpoint : "—"));
+      row.addEventListener("click", () => guarded(() => showCurve(j.job_id)));
+      return row;
+    }));
+  if (!jobs.length) {
+    node.replaceChildren(el("tr", {}, el("td", { class: "muted" }, "No training jobs: winnow submit --train CONFIG (or winnow train --coordinator) starts one.")));
+    document.getElementById("training-curve").replaceChildren();
+    return;
+  }
+  if (!jobs.some((j) => j.job_id === trainingShown)) trainingShown = jobs[jobs.length - 1].job_id;
+  await showCurve(trainingShown);
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svg(tag, attrs, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+// The loss curve of one training job: training loss per step (a line) and validation loss (dots).
+async function showCurve(job) {
+  trainingShown = job;
+  for (const row of document.querySelectorAll("#training-table tr[data-job]")) row.classList.toggle("selected", row.dataset.job === job);
+  const { metrics } = await api("/api/training?job=" + encodeURIComponent(job));
+  const box = document.getElementById("training-curve");
+  const train = metrics.filter((m) => typeof m.loss === "number" && m.step > 0);
+  const val = metrics.filter((m) => typeof m.val_loss === "number");
+  if (!train.length && !val.length) {
+    box.replaceChildren(el("p", { class: "muted" }, job + ": no steps reported yet."));
+    return;
+  }
+  const W = 640, H = 260, L = 48, R = 12, T = 12, B = 32;
+  const steps = metrics.map((m) => m.step);
+  const losses = train.map((m) => m.loss).concat(val.map((m) => m.val_loss));
+  const x0 = Math.min(...steps), x1 = Math.max(...steps, x0 + 1);
+  let y0 = Math.min(...losses), y1 = Math.max(...losses);
+  if (y1 - y0 < 1e-6) { y0 -= 0.5; y1 += 0.5; }
+  const X = (s) => L + (s - x0) / (x1 - x0) * (W - L - R);
+  const Y = (v) => T + (y1 - v) / (y1 - y0) * (H - T - B);
+  const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "curve", role: "img", "aria-label": "loss curve of " + job });
+  for (let i = 0; i <= 4; i++) {
+    const v = y0 + (y1 - y0) * i / 4;
+    chart.append(svg("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v), class: "grid" }));
+    chart.append(svg("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end", class: "tick" }, v.toFixed(2)));
+  }
+  for (const s of [x0, Math.round((x0 + x1) / 2), x1]) {
+    chart.append(svg("text", { x: X(s), y: H - B + 16, "text-anchor": "middle", class: "tick" }, s));
+  }
+  chart.append(svg("text", { x: (L + W - R) / 2, y: H - 4, "text-anchor": "middle", class: "tick" }, "step"));
+  if (train.length) {
+    chart.append(svg("polyline", { points: train.map((m) => X(m.step).toFixed(1) + "," + Y(m.loss).toFixed(1)).join(" "), class: "train-loss" }));
+  }
+  for (const m of val) chart.append(svg("circle", { cx: X(m.step), cy: Y(m.val_loss), r: 3.5, class: "val-loss" }));
+  const last = metrics[metrics.length - 1];
+  box.replaceChildren(el("h3", {}, job + " — training loss (line) and validation loss (dots)"), chart,
+    el("p", { class: "muted" }, `${train.length} steps, ${val.length} evaluations; last step ${last.step}` +
+      (typeof last.lr === "number" ? `, lr ${last.lr.toExponential(2)}` : "")));
 }
 
 // ---- tabs ----
