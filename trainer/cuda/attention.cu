@@ -6,6 +6,9 @@
 // query or key, head size a template parameter), written to be obviously correct rather than
 // fast; nothing uses atomics, so results are deterministic.
 //
+// Tiles that every thread reads at the same address (broadcasts) are 16-byte aligned so the loads
+// can be 128-bit; rows a thread reads on its own are padded to HS + 1 floats (no bank conflicts).
+//
 // Indexing: qkv (B,T,3C) with q at [b,t,h·hs + d], k at [b,t,C + h·hs + d], v at [b,t,2C + h·hs +
 // d]; out, dout (B,T,C) at [b,t,h·hs + d]; lse, delta (B,NH,T). Query t attends to keys s with
 // doc_start[b,t] ≤ s ≤ t; doc_start is non-decreasing in t (a tile's first query has the smallest).
@@ -34,8 +37,8 @@ template <int HS>
 __global__ void __launch_bounds__(kForwardQueries)
     AttentionForwardKernel(bf16* out, float* lse, const bf16* qkv, const int* doc_start, int T,
                            int C, int NH, float scale) {
-  __shared__ float ks[kForwardKeys][HS];
-  __shared__ float vs[kForwardKeys][HS];
+  __shared__ __align__(16) float ks[kForwardKeys][HS];
+  __shared__ __align__(16) float vs[kForwardKeys][HS];
   const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
   // The last query tiles have the most keys: start them first.
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kForwardQueries;
@@ -115,8 +118,8 @@ __global__ void __launch_bounds__(kOwnRows)
                                     float scale) {
   __shared__ float ks[kOwnRows][HS + 1];  // this block's keys and values, one row per thread;
   __shared__ float vs[kOwnRows][HS + 1];  // padded so a warp's rows fall in distinct banks
-  __shared__ float qs[kStreamRows][HS];
-  __shared__ float dos[kStreamRows][HS];
+  __shared__ __align__(16) float qs[kStreamRows][HS];
+  __shared__ __align__(16) float dos[kStreamRows][HS];
   __shared__ float lse_s[kStreamRows], delta_s[kStreamRows];
   __shared__ int start_s[kStreamRows];
   const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
@@ -184,8 +187,8 @@ __global__ void __launch_bounds__(kOwnRows)
                                  float scale) {
   __shared__ float qs[kOwnRows][HS + 1];
   __shared__ float dos[kOwnRows][HS + 1];
-  __shared__ float ks[kStreamRows][HS];
-  __shared__ float vs[kStreamRows][HS];
+  __shared__ __align__(16) float ks[kStreamRows][HS];
+  __shared__ __align__(16) float vs[kStreamRows][HS];
   const int bh = blockIdx.y, b = bh / NH, h = bh % NH;
   const int q0 = (gridDim.x - 1 - blockIdx.x) * kOwnRows;
   const int t = q0 + threadIdx.x;
