@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "pipeline/text/unicode.h"
 #include "services/commands.h"
 #include "trainer/model/gpt.h"
 #include "trainer/model/sampler.h"
@@ -97,7 +98,10 @@ int SampleMain(const SampleFlags& flags) {
   absl::StatusOr<trainer::Generation> out = trainer::Generate(*model, prompt, eot, flags.options);
   if (!out.ok()) return Fail(out.status());
   std::vector<trainer::TokenId> ids(out->tokens.begin(), out->tokens.end());
-  const std::string text = (*tokenizer)->Decode(ids);
+  std::string text = (*tokenizer)->Decode(ids);
+  // Byte-level tokens can end (or hold) a partial UTF-8 sequence: print valid UTF-8, with U+FFFD
+  // for the broken bytes, as tiktoken's decode does.
+  if (std::string valid; pipeline::ReplaceInvalidUtf8(text, &valid)) text = std::move(valid);
   std::fwrite(flags.prompt.data(), 1, flags.prompt.size(), stdout);
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fputc('\n', stdout);

@@ -86,30 +86,6 @@ bool IsNumberSeparator(char32_t c) {
   return c == '.' || c == ',' || c == 0x060C || c == 0x066B || (c >= 0x2396 && c <= 0x2398);
 }
 
-// Copies `s` to `*out` with each byte that does not start a valid UTF-8 sequence replaced by
-// U+FFFD; false (and `*out` untouched) when `s` is valid.
-bool ReplaceInvalidUtf8(std::string_view s, std::string* out) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const size_t start = i;
-    if (DecodeUtf8(s, &i) == kInvalidByte) {
-      i = start;
-      break;
-    }
-  }
-  if (i == s.size()) return false;
-  out->assign(s.substr(0, i));
-  while (i < s.size()) {
-    const size_t start = i;
-    if (DecodeUtf8(s, &i) == kInvalidByte) {
-      out->append("\xEF\xBF\xBD");
-    } else {
-      out->append(s.substr(start, i - start));
-    }
-  }
-  return true;
-}
-
 // Writes code point `c` as UTF-8 at `o`; returns the end.
 char* AppendUtf8(char32_t c, char* o) {
   if (c < 0x80) {

@@ -135,4 +135,26 @@ size_t CodePointCount(std::string_view s) {
   return s.size() - continuation;
 }
 
+bool ReplaceInvalidUtf8(std::string_view s, std::string* out) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const size_t start = i;
+    if (DecodeUtf8(s, &i) == kInvalidByte) {
+      i = start;
+      break;
+    }
+  }
+  if (i == s.size()) return false;
+  out->assign(s.substr(0, i));
+  while (i < s.size()) {
+    const size_t start = i;
+    if (DecodeUtf8(s, &i) == kInvalidByte) {
+      out->append("\xEF\xBF\xBD");
+    } else {
+      out->append(s.substr(start, i - start));
+    }
+  }
+  return true;
+}
+
 }  // namespace winnow::pipeline

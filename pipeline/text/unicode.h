@@ -84,4 +84,9 @@ bool AllCharsHave(std::string_view s, uint32_t flags);
 // one, which for valid UTF-8 is exactly the code point count.
 size_t CodePointCount(std::string_view s);
 
+// Copies `s` to `*out` with each byte that does not start a valid UTF-8 sequence replaced by
+// U+FFFD (as Python's decode(errors="replace") does per byte); false (and `*out` untouched) when
+// `s` is valid.
+bool ReplaceInvalidUtf8(std::string_view s, std::string* out);
+
 }  // namespace winnow::pipeline

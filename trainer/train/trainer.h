@@ -1,4 +1,5 @@
-// trainer/train/trainer.h — GPT pretraining on the CPU reference (llm.c's train loop):
+// trainer/train/trainer.h — GPT pretraining (llm.c's train loop) on the CPU reference or, with
+// `backend: cuda`, the bf16 GPU back-end (trainer/cuda/cuda_gpt.h):
 //
 //   for each step: grad_accum micro-batches of B×T (forward, backward; losses averaged, gradients
 //   scaled by 1/grad_accum) → clip the global norm → AdamW at the scheduled learning rate
@@ -12,10 +13,12 @@
 //   val_bpb   bits per byte: Σ nats / ln 2 / the UTF-8 bytes those target tokens decode to
 //             (special tokens such as end-of-text decode to 0 bytes); absent without a tokenizer
 //   mfu       (6·N + 6·L·C·T) FLOPs per token × tokens_per_s / (peak_tflops·10¹²); N counts every
-//             parameter (padded vocabulary rows too, as llm.c does). peak_tflops defaults to 0,
-//             and then mfu is 0: a CPU has no meaningful dense peak to quote
+//             parameter (padded vocabulary rows too, as llm.c does). peak_tflops defaults to 0:
+//             then the CPU back-end reports mfu 0 (a CPU has no meaningful dense peak to quote)
+//             and the CUDA back-end uses the GPU's bf16 dense peak when it knows the device
 // Checkpoints (checkpoint.h) every checkpoint_every steps and after the last step; `resume`
-// continues from the newest bit for bit (same losses, same weights as an uninterrupted run) and
+// continues from the newest bit for bit on the CPU (same losses, same weights as an uninterrupted
+// run; the CUDA back-end resumes from the same fp32 state) and
 // drops metrics lines after its step. A NaN or infinite loss or gradient norm stops the run with
 // Aborted naming the step. A fresh run refuses an OUT that already holds checkpoints.
 #pragma once
