@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""PyTorch baseline for bench/gpt_cuda_bench.cc: the same GPT-2 training step on one GPU.
+"""PyTorch baseline for bench/gpt_cuda_bench.cc (and, with --device cpu, for
+bench/gpt_cpu_bench.cc): the same GPT-2 training step on one GPU (or on the CPU in fp32).
 
 GPT-2 (learned positions, pre-LayerNorm blocks, tanh GELU, tied embeddings, padded vocabulary as
 our GptPreset pads it) in plain PyTorch: bf16 autocast, fp32 master weights, fused AdamW (β 0.9/0.95,
@@ -8,10 +9,15 @@ F.scaled_dot_product_attention (flash attention), torch.compile. Random tokens, 
 steps then `--steps` timed ones; prints one JSON object with the same fields as gpt_cuda_bench
 (FLOPs per token 6·N + 6·L·C·T, N every parameter including the padded vocabulary rows).
 
-Installs nothing: without torch or a CUDA device it prints {"skipped": why} and exits 0.
+--device cpu: fp32 throughout (no autocast), `--threads` intra-op threads, torch.compile only
+where the installed torch has it, explicit causal attention where F.scaled_dot_product_attention is
+missing (Debian's torch 1.13).
+
+Installs nothing: without torch (or, for cuda, a CUDA device) it prints {"skipped": why} and exits 0.
 
     python3 bench/gpt_torch_bench.py [--model gpt2-124m] [--batch 16] [--seq 1024] [--steps 20]
                                      [--warmup 5] [--no-compile] [--peak-tflops X]
+                                     [--device cuda|cpu] [--threads N]
 """
 import argparse
 import json
@@ -54,7 +60,10 @@ def main():
     parser.add_argument("--warmup", type=int, default=5)  # torch.compile traces in the first
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--peak-tflops", type=float, default=0.0)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--threads", type=int, default=0)  # cpu: intra-op threads; 0: torch's
     args = parser.parse_args()
+    cpu = args.device == "cpu"
 
     try:
         import torch
@@ -62,8 +71,13 @@ def main():
         import torch.nn.functional as F
     except ImportError as e:
         skip(f"torch is not installed ({e})")
-    if not torch.cuda.is_available():
+    if not cpu and not torch.cuda.is_available():
         skip("torch sees no CUDA device")
+    if cpu and args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if not hasattr(torch, "compile"):
+        args.no_compile = True  # torch < 2.0
+    sdpa = getattr(F, "scaled_dot_product_attention", None)
 
     L, NH, C, max_t = PRESETS[args.model]
     V = 50257
@@ -86,7 +100,12 @@ def main():
             b, t, _ = x.shape
             q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
             q, k, v = (z.view(b, t, NH, C // NH).transpose(1, 2) for z in (q, k, v))
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            if sdpa is not None:
+                y = sdpa(q, k, v, is_causal=True)
+            else:  # torch < 2.0: the (T, T) scores, masked
+                att = (q @ k.transpose(-2, -1)) / math.sqrt(C // NH)
+                mask = torch.ones(t, t, dtype=torch.bool, device=x.device).tril()
+                y = att.masked_fill(~mask, float("-inf")).softmax(dim=-1) @ v
             x = x + self.attproj(y.transpose(1, 2).contiguous().view(b, t, C))
             return x + self.fcproj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
 
@@ -113,16 +132,17 @@ def main():
             return F.cross_entropy(logits.float().view(-1, V), targets.view(-1), ignore_index=-1)
 
     torch.manual_seed(1337)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
-    device = "cuda"
+    if not cpu:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    device = args.device
     model = Gpt().to(device)
     n_params = sum(p.numel() for p in model.parameters())
     decay = [p for p in model.parameters() if p.dim() == 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=6e-4, betas=(0.9, 0.95), eps=1e-8, fused=True)
+        lr=6e-4, betas=(0.9, 0.95), eps=1e-8, **({} if cpu else {"fused": True}))
     step_model = model if args.no_compile else torch.compile(model)
 
     def batch():
@@ -132,21 +152,26 @@ def main():
     losses, seconds = [], 0.0
     for step in range(args.warmup + args.steps):
         idx, targets = batch()
-        torch.cuda.synchronize()
+        if not cpu:
+            torch.cuda.synchronize()
         t0 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        if cpu:
             loss = step_model(idx, targets)
+        else:
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                loss = step_model(idx, targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         losses.append(loss.item())  # synchronises, as our Forward returning the loss does
-        torch.cuda.synchronize()
+        if not cpu:
+            torch.cuda.synchronize()
         if step >= args.warmup:
             seconds += time.perf_counter() - t0
 
-    name = torch.cuda.get_device_name(0)
-    peak = args.peak_tflops or peak_bf16_tflops(name)
+    name = f"cpu ({torch.get_num_threads()} threads)" if cpu else torch.cuda.get_device_name(0)
+    peak = args.peak_tflops or (0.0 if cpu else peak_bf16_tflops(name))
     flops_per_token = 6.0 * n_params + 6.0 * L * C * T
     tokens_per_s = B * T * args.steps / seconds
     print(json.dumps({

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -50,10 +51,6 @@ void ParallelFor(int n, int64_t cost, const Body& body) {
   }
   for (; i < n; i++) y[i] += alpha * x[i];
 }
-
-// Matmuls walk rows (or output channels) in tiles of this many, so that each weight row (or input
-// row) is brought into cache once per tile rather than once per row.
-constexpr int kTile = 8;
 
 constexpr float kLayerNormEps = 1e-5f;
 
@@ -158,71 +155,298 @@ void LayerNormBackward(float* dinp, float* dweight, float* dbias, const float* d
 
 namespace {
 
-// out[n,o] = bias[o] + inp[n,:] · weight[o,:] for rows n0 ≤ n < n1.
-WINNOW_SIMD_CLONES void MatmulForwardRows(float* out, const float* inp, const float* weight,
-                                          const float* bias, int n0, int n1, int C, int OC) {
-  for (int o = 0; o < OC; o++) {
-    const float* w = weight + static_cast<size_t>(o) * C;
-    const float b = bias != nullptr ? bias[o] : 0.0f;
-    for (int n = n0; n < n1; n++) {
-      out[static_cast<size_t>(n) * OC + o] = b + Dot(inp + static_cast<size_t>(n) * C, w, C);
+// Eight floats as one value: GCC's vector extension, one AVX register in the AVX2 clone and two SSE
+// registers in the baseline one. Element-wise + and * round exactly as the scalar operations do.
+using V8 = float __attribute__((vector_size(32)));
+// These helpers are always inlined, so how the baseline ABI would pass a V8 never matters.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+[[gnu::always_inline]] inline V8 Load8(const float* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+[[gnu::always_inline]] inline void Store8(float* p, V8 v) { std::memcpy(p, &v, sizeof(v)); }
+[[gnu::always_inline]] inline V8 Splat8(float x) { return V8{x, x, x, x, x, x, x, x}; }
+
+// e^x for eight floats at once, within a few ulp of std::exp, and 0 for x < −87 (where e^x <
+// 2^−125): x = n·ln 2 + r with |r| ≤ ½ ln 2 (ln 2 split in two parts, as Cody and Waite do), e^r
+// from Cephes' degree-6 polynomial, 2^n written into the exponent bits. Only + and ·, never fused,
+// so both clones give the same bits.
+using I8 = int32_t __attribute__((vector_size(32)));
+[[gnu::always_inline]] inline V8 Exp8(V8 x) {
+  const V8 low = Splat8(-87.0f), high = Splat8(88.0f);
+  V8 xc = x < low ? low : x;
+  xc = xc > high ? high : xc;
+  const V8 y = xc * 1.44269504088896341f + 0.5f;
+  I8 n = __builtin_convertvector(y, I8);                        // truncates towards 0 …
+  n += (__builtin_convertvector(n, V8) > y) ? I8{} - 1 : I8{};  // … so floor(y) for y < 0
+  const V8 nf = __builtin_convertvector(n, V8);
+  V8 r = xc - nf * 0.693359375f;
+  r = r - nf * -2.12194440e-4f;
+  V8 p = Splat8(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const V8 er = p * (r * r) + r + 1.0f;
+  const I8 bits = (n + 127) << 23;
+  V8 scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  const V8 result = er * scale;
+  return x < low ? Splat8(0.0f) : result;
+}
+
+// Blocks of rows (n), output channels (o) and input channels (c) that each task of a matmul owns:
+// a block of weight rows is read from memory once per block of input rows, not once per row.
+constexpr int kRowBlock = 64;
+constexpr int kOutBlock = 128;
+constexpr int kColBlock = 64;
+
+// The three matmul kernels below keep R×S partial results in registers. Each output element still
+// sees exactly the additions, in exactly the order, of the plain loops written in the comments (Dot
+// for the forward pass, Axpy over o or n for the backward ones), so the bits do not depend on the
+// blocking, on the thread count, or on which clone runs.
+
+// out[n0+i, o0+j] = bias[o0+j] + Dot(inp[n0+i,:], weight[o0+j,:]) for i < R, j < S.
+template <int R, int S>
+[[gnu::always_inline]] inline void ForwardKernel(float* out, const float* inp, const float* weight,
+                                                 const float* bias, int n0, int o0, int C, int OC) {
+  const float* x[R];
+  const float* w[S];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) x[i] = inp + static_cast<size_t>(n0 + i) * C;
+#pragma GCC unroll 8
+  for (int j = 0; j < S; j++) w[j] = weight + static_cast<size_t>(o0 + j) * C;
+  V8 acc[R][S];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) {
+#pragma GCC unroll 8
+    for (int j = 0; j < S; j++) acc[i][j] = Splat8(0.0f);
+  }
+  int c = 0;
+  for (; c + 8 <= C; c += 8) {
+    V8 wv[S];
+#pragma GCC unroll 8
+    for (int j = 0; j < S; j++) wv[j] = Load8(w[j] + c);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+      const V8 xv = Load8(x[i] + c);
+#pragma GCC unroll 8
+      for (int j = 0; j < S; j++) acc[i][j] += xv * wv[j];
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) {
+#pragma GCC unroll 8
+    for (int j = 0; j < S; j++) {
+      const V8 a = acc[i][j];  // Dot's order: lanes paired, then the tail
+      float sum = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+      for (int k = c; k < C; k++) sum += x[i][k] * w[j][k];
+      out[static_cast<size_t>(n0 + i) * OC + o0 + j] =
+          (bias != nullptr ? bias[o0 + j] : 0.0f) + sum;
     }
   }
 }
 
-// dinp[n,:] += Σ_o dout[n,o] · weight[o,:] for rows n0 ≤ n < n1.
-WINNOW_SIMD_CLONES void MatmulBackwardInputRows(float* dinp, const float* dout, const float* weight,
-                                                int n0, int n1, int C, int OC) {
-  for (int o = 0; o < OC; o++) {
-    const float* w = weight + static_cast<size_t>(o) * C;
-    for (int n = n0; n < n1; n++) {
-      Axpy(dinp + static_cast<size_t>(n) * C, dout[static_cast<size_t>(n) * OC + o], w, C);
+// One (row block × output block) of out = inp @ weight^T + bias, 4 rows × 3 outputs at a time.
+WINNOW_SIMD_CLONES void ForwardBlock(float* out, const float* inp, const float* weight,
+                                     const float* bias, int n0, int n1, int o0, int o1, int C,
+                                     int OC) {
+  for (int o = o0; o < o1; o += 3) {
+    const int S = std::min(3, o1 - o);
+    for (int n = n0; n < n1; n += 4) {
+      const int R = std::min(4, n1 - n);
+#define WINNOW_FORWARD_CASE(r, s)                             \
+  case (r)*4 + (s):                                           \
+    ForwardKernel<r, s>(out, inp, weight, bias, n, o, C, OC); \
+    break;
+      switch (R * 4 + S) {
+        WINNOW_FORWARD_CASE(1, 1)
+        WINNOW_FORWARD_CASE(1, 2)
+        WINNOW_FORWARD_CASE(1, 3)
+        WINNOW_FORWARD_CASE(2, 1)
+        WINNOW_FORWARD_CASE(2, 2)
+        WINNOW_FORWARD_CASE(2, 3)
+        WINNOW_FORWARD_CASE(3, 1)
+        WINNOW_FORWARD_CASE(3, 2)
+        WINNOW_FORWARD_CASE(3, 3)
+        WINNOW_FORWARD_CASE(4, 1)
+        WINNOW_FORWARD_CASE(4, 2)
+        WINNOW_FORWARD_CASE(4, 3)
+      }
+#undef WINNOW_FORWARD_CASE
     }
   }
 }
 
-// dweight[o,:] += Σ_n dout[n,o] · inp[n,:] and dbias[o] += Σ_n dout[n,o] for channels o0 ≤ o < o1.
-WINNOW_SIMD_CLONES void MatmulBackwardWeightRows(float* dweight, float* dbias, const float* dout,
-                                                 const float* inp, int o0, int o1, int N, int C,
-                                                 int OC) {
-  for (int n = 0; n < N; n++) {
-    const float* x = inp + static_cast<size_t>(n) * C;
-    for (int o = o0; o < o1; o++) {
-      const float d = dout[static_cast<size_t>(n) * OC + o];
-      Axpy(dweight + static_cast<size_t>(o) * C, d, x, C);
-      if (dbias != nullptr) dbias[o] += d;
+// acc[i] (row n0+i, 8·V columns from c) += Σ_{o0 ≤ o < o1} dout[n0+i,o] · weight[o, c…], o in
+// order: the same additions as Axpy(dinp[n], dout[n,o], weight[o]) for o = 0, 1, ….
+template <int R, int V>
+[[gnu::always_inline]] inline void InputGradKernel(float* dinp, const float* dout,
+                                                   const float* weight, int n0, int c, int o0,
+                                                   int o1, int C, int OC) {
+  V8 acc[R][V];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++)
+      acc[i][v] = Load8(dinp + static_cast<size_t>(n0 + i) * C + c + 8 * v);
+  }
+  for (int o = o0; o < o1; o++) {
+    const float* w = weight + static_cast<size_t>(o) * C + c;
+    V8 wv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++) wv[v] = Load8(w + 8 * v);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+      const V8 d = Splat8(dout[static_cast<size_t>(n0 + i) * OC + o]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; v++) acc[i][v] += d * wv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++)
+      Store8(dinp + static_cast<size_t>(n0 + i) * C + c + 8 * v, acc[i][v]);
+  }
+}
+
+// dinp[n0:n1, c0:c1] += dout[n0:n1, :] @ weight[:, c0:c1], each element adding o = 0, 1, … in
+// order.
+WINNOW_SIMD_CLONES void InputGradBlock(float* dinp, const float* dout, const float* weight, int n0,
+                                       int n1, int c0, int c1, int C, int OC) {
+  for (int o0 = 0; o0 < OC; o0 += kOutBlock) {
+    const int o1 = std::min(OC, o0 + kOutBlock);
+    int c = c0;
+    for (; c + 16 <= c1; c += 16) {
+      int n = n0;
+      for (; n + 4 <= n1; n += 4) InputGradKernel<4, 2>(dinp, dout, weight, n, c, o0, o1, C, OC);
+      for (; n < n1; n++) InputGradKernel<1, 2>(dinp, dout, weight, n, c, o0, o1, C, OC);
+    }
+    for (; c + 8 <= c1; c += 8) {
+      for (int n = n0; n < n1; n++) InputGradKernel<1, 1>(dinp, dout, weight, n, c, o0, o1, C, OC);
+    }
+    for (; c < c1; c++) {  // the last C mod 8 columns
+      for (int n = n0; n < n1; n++) {
+        float* y = dinp + static_cast<size_t>(n) * C + c;
+        for (int o = o0; o < o1; o++) {
+          *y += dout[static_cast<size_t>(n) * OC + o] * weight[static_cast<size_t>(o) * C + c];
+        }
+      }
     }
   }
 }
+
+// acc[j] (output channel o0+j, 8·V columns from c) += Σ_{n0 ≤ n < n1} dout[n,o0+j] · inp[n, c…],
+// n in order: the same additions as Axpy(dweight[o], dout[n,o], inp[n]) for n = 0, 1, ….
+template <int S, int V>
+[[gnu::always_inline]] inline void WeightGradKernel(float* dweight, const float* dout,
+                                                    const float* inp, int o0, int c, int n0, int n1,
+                                                    int C, int OC) {
+  V8 acc[S][V];
+#pragma GCC unroll 8
+  for (int j = 0; j < S; j++) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++) {
+      acc[j][v] = Load8(dweight + static_cast<size_t>(o0 + j) * C + c + 8 * v);
+    }
+  }
+  for (int n = n0; n < n1; n++) {
+    const float* x = inp + static_cast<size_t>(n) * C + c;
+    V8 xv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++) xv[v] = Load8(x + 8 * v);
+#pragma GCC unroll 8
+    for (int j = 0; j < S; j++) {
+      const V8 d = Splat8(dout[static_cast<size_t>(n) * OC + o0 + j]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; v++) acc[j][v] += d * xv[v];
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < S; j++) {
+#pragma GCC unroll 8
+    for (int v = 0; v < V; v++)
+      Store8(dweight + static_cast<size_t>(o0 + j) * C + c + 8 * v, acc[j][v]);
+  }
+}
+
+// dweight[o0:o1, c0:c1] += dout[:, o0:o1]^T @ inp[:, c0:c1], each element adding n = 0, 1, … in
+// order; with `with_bias`, also dbias[o0:o1] += Σ_n dout[n, o0:o1] (n in order).
+WINNOW_SIMD_CLONES void WeightGradBlock(float* dweight, float* dbias, const float* dout,
+                                        const float* inp, int o0, int o1, int c0, int c1, int N,
+                                        int C, int OC) {
+  for (int n0 = 0; n0 < N; n0 += kRowBlock) {
+    const int n1 = std::min(N, n0 + kRowBlock);
+    int c = c0;
+    for (; c + 16 <= c1; c += 16) {
+      int o = o0;
+      for (; o + 4 <= o1; o += 4) WeightGradKernel<4, 2>(dweight, dout, inp, o, c, n0, n1, C, OC);
+      for (; o < o1; o++) WeightGradKernel<1, 2>(dweight, dout, inp, o, c, n0, n1, C, OC);
+    }
+    for (; c + 8 <= c1; c += 8) {
+      for (int o = o0; o < o1; o++) WeightGradKernel<1, 1>(dweight, dout, inp, o, c, n0, n1, C, OC);
+    }
+    for (; c < c1; c++) {  // the last C mod 8 columns
+      for (int o = o0; o < o1; o++) {
+        float* y = dweight + static_cast<size_t>(o) * C + c;
+        for (int n = n0; n < n1; n++) {
+          *y += dout[static_cast<size_t>(n) * OC + o] * inp[static_cast<size_t>(n) * C + c];
+        }
+      }
+    }
+  }
+  if (dbias != nullptr) {
+    for (int n = 0; n < N; n++) {
+      for (int o = o0; o < o1; o++) dbias[o] += dout[static_cast<size_t>(n) * OC + o];
+    }
+  }
+}
+
+int Blocks(int n, int block) { return (n + block - 1) / block; }
 
 }  // namespace
 
 void MatmulForward(float* out, const float* inp, const float* weight, const float* bias, int N,
                    int C, int OC) {
-  ParallelFor((N + kTile - 1) / kTile, int64_t{2} * kTile * C * OC, [&](int begin, int end) {
-    for (int tile = begin; tile < end; tile++) {
-      MatmulForwardRows(out, inp, weight, bias, tile * kTile, std::min(N, (tile + 1) * kTile), C,
-                        OC);
-    }
-  });
+  // Tasks own (row block, output block) tiles of `out`.
+  const int row_blocks = Blocks(N, kRowBlock), out_blocks = Blocks(OC, kOutBlock);
+  ParallelFor(row_blocks * out_blocks, int64_t{2} * kRowBlock * kOutBlock * C,
+              [&](int begin, int end) {
+                for (int t = begin; t < end; t++) {
+                  const int n0 = t / out_blocks * kRowBlock, o0 = t % out_blocks * kOutBlock;
+                  ForwardBlock(out, inp, weight, bias, n0, std::min(N, n0 + kRowBlock), o0,
+                               std::min(OC, o0 + kOutBlock), C, OC);
+                }
+              });
 }
 
 void MatmulBackward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                     const float* weight, int N, int C, int OC) {
-  // dinp: split by rows.
-  ParallelFor((N + kTile - 1) / kTile, int64_t{2} * kTile * C * OC, [&](int begin, int end) {
-    for (int tile = begin; tile < end; tile++) {
-      MatmulBackwardInputRows(dinp, dout, weight, tile * kTile, std::min(N, (tile + 1) * kTile), C,
-                              OC);
-    }
-  });
-  // dweight and dbias: split by output channels, each summing over all rows in order.
-  ParallelFor((OC + kTile - 1) / kTile, int64_t{2} * kTile * C * N, [&](int begin, int end) {
-    for (int tile = begin; tile < end; tile++) {
-      MatmulBackwardWeightRows(dweight, dbias, dout, inp, tile * kTile,
-                               std::min(OC, (tile + 1) * kTile), N, C, OC);
-    }
-  });
+  // dinp: tasks own (row block, column block) tiles, each summing over every output in order.
+  const int row_blocks = Blocks(N, kRowBlock), col_blocks = Blocks(C, kColBlock);
+  ParallelFor(row_blocks * col_blocks, int64_t{2} * kRowBlock * kColBlock * OC,
+              [&](int begin, int end) {
+                for (int t = begin; t < end; t++) {
+                  const int n0 = t / col_blocks * kRowBlock, c0 = t % col_blocks * kColBlock;
+                  InputGradBlock(dinp, dout, weight, n0, std::min(N, n0 + kRowBlock), c0,
+                                 std::min(C, c0 + kColBlock), C, OC);
+                }
+              });
+  // dweight and dbias: tasks own (output block, column block) tiles, each summing over every row
+  // in order; the first column block of each output block adds the bias gradient.
+  const int out_blocks = Blocks(OC, kOutBlock);
+  ParallelFor(
+      out_blocks * col_blocks, int64_t{2} * kOutBlock * kColBlock * N, [&](int begin, int end) {
+        for (int t = begin; t < end; t++) {
+          const int o0 = t / col_blocks * kOutBlock, c0 = t % col_blocks * kColBlock;
+          WeightGradBlock(dweight, c0 == 0 ? dbias : nullptr, dout, inp, o0,
+                          std::min(OC, o0 + kOutBlock), c0, std::min(C, c0 + kColBlock), N, C, OC);
+        }
+      });
 }
 
 void AttentionForward(float* out, float* att, const float* qkv, int B, int T, int C, int NH,
@@ -345,16 +569,42 @@ void ResidualForward(float* out, const float* a, const float* b, int n) {
   });
 }
 
+namespace {
+
+// log Σ_{v<V} e^row[v]: the maximum, then Σ e^(row[v] − max) in eight double partial sums (lane k
+// takes v ≡ k mod 8, in order), paired, then the tail.
+WINNOW_SIMD_CLONES float LogSumExp(const float* row, int V) {
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (int v = 0; v < V; v++) max_logit = std::max(max_logit, row[v]);
+  const V8 m = Splat8(max_logit);
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int v = 0;
+  for (; v + 8 <= V; v += 8) {
+    const V8 e = Exp8(Load8(row + v) - m);
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) acc[k] += e[k];
+  }
+  double sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; v < V; v++) sum += Exp8(Splat8(row[v] - max_logit))[0];
+  return max_logit + static_cast<float>(std::log(sum));
+}
+
+// d[v] += dloss · e^(row[v] − lse) for v < V.
+WINNOW_SIMD_CLONES void AddSoftmax(float* d, const float* row, float lse, float dloss, int V) {
+  const V8 l = Splat8(lse), scale = Splat8(dloss);
+  int v = 0;
+  for (; v + 8 <= V; v += 8) Store8(d + v, Load8(d + v) + scale * Exp8(Load8(row + v) - l));
+  for (; v < V; v++) d[v] += dloss * Exp8(Splat8(row[v] - lse))[0];
+}
+
+}  // namespace
+
 void CrossEntropyForward(float* losses, float* lse, const float* logits, const int* targets, int N,
                          int V, int Vp) {
   ParallelFor(N, int64_t{20} * V, [&](int begin, int end) {
     for (int n = begin; n < end; n++) {
       const float* row = logits + static_cast<size_t>(n) * Vp;
-      float max_logit = -std::numeric_limits<float>::infinity();
-      for (int v = 0; v < V; v++) max_logit = std::max(max_logit, row[v]);
-      double sum = 0;
-      for (int v = 0; v < V; v++) sum += std::exp(row[v] - max_logit);
-      lse[n] = max_logit + static_cast<float>(std::log(sum));
+      lse[n] = LogSumExp(row, V);
       losses[n] = targets[n] >= 0 ? lse[n] - row[targets[n]] : 0.0f;
     }
   });
@@ -367,7 +617,7 @@ void CrossEntropyBackward(float* dlogits, const float* logits, const float* lse,
       if (targets[n] < 0) continue;
       const float* row = logits + static_cast<size_t>(n) * Vp;
       float* d = dlogits + static_cast<size_t>(n) * Vp;
-      for (int v = 0; v < V; v++) d[v] += dloss * std::exp(row[v] - lse[n]);
+      AddSoftmax(d, row, lse[n], dloss, V);
       d[targets[n]] -= dloss;
     }
   });
