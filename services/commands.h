@@ -21,6 +21,7 @@ void AddDedupCommand(CLI::App& app, CommandFn* run);
 void AddServeCommand(CLI::App& app, CommandFn* run);
 void AddSubmitCommand(CLI::App& app, CommandFn* run);
 void AddStatusCommand(CLI::App& app, CommandFn* run);
+void AddCancelCommand(CLI::App& app, CommandFn* run);
 void AddDashboardCommand(CLI::App& app, CommandFn* run);
 void AddTokenizerCommand(CLI::App& app, CommandFn* run);
 void AddTrainCommand(CLI::App& app, CommandFn* run);

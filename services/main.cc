@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   winnow::services::AddServeCommand(app, &command);
   winnow::services::AddSubmitCommand(app, &command);
   winnow::services::AddStatusCommand(app, &command);
+  winnow::services::AddCancelCommand(app, &command);
   winnow::services::AddDashboardCommand(app, &command);
   winnow::services::AddTokenizerCommand(app, &command);
   winnow::services::AddTrainCommand(app, &command);

@@ -90,7 +90,7 @@ int WaitFor(v1::Coordinator::Stub& stub, const std::string& token, const std::st
     if (line != last) std::fprintf(stderr, "%s\n", line.c_str());
     last = line;
     if (job.job().state() == v1::JOB_SUCCEEDED) return kExitOk;
-    if (job.job().state() == v1::JOB_FAILED) {
+    if (job.job().state() == v1::JOB_FAILED || job.job().state() == v1::JOB_CANCELLED) {
       std::fprintf(stderr, "%s", JobDetails(job).c_str());
       return kExitIoError;
     }
@@ -241,6 +241,36 @@ void AddSubmitCommand(CLI::App& app, CommandFn* run) {
   sub->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
   sub->add_flag("--wait", flags->wait, "block until the job ends; exit 0 only if it succeeded");
   sub->callback([flags, run] { *run = [flags] { return SubmitMain(*flags); }; });
+}
+
+int CancelMain(const ClientFlags& flags) {
+  std::string token;
+  if (!Token(flags, "cancel", &token)) return kExitUsage;
+  auto stub = v1::Coordinator::NewStub(MakeChannel(flags.coordinator));
+  grpc::ClientContext context;
+  AddToken(&context, token);
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::CancelJobRequest request;
+  request.set_job_id(flags.job);
+  v1::CancelJobReply reply;
+  const grpc::Status status = stub->CancelJob(&context, request, &reply);
+  if (!status.ok()) {
+    std::fprintf(stderr, "winnow cancel: %s\n", status.error_message().c_str());
+    return ExitFor(status);
+  }
+  std::printf("%s cancelled: %lld task(s) stopped\n", flags.job.c_str(),
+              static_cast<long long>(reply.tasks_stopped()));
+  return kExitOk;
+}
+
+void AddCancelCommand(CLI::App& app, CommandFn* run) {
+  auto flags = std::make_shared<ClientFlags>();
+  CLI::App* sub = app.add_subcommand(
+      "cancel", "stop a running job (a training run keeps its checkpoints; stored results stay)");
+  sub->add_option("--coordinator", flags->coordinator, "HOST:PORT")->required();
+  sub->add_option("job", flags->job, "the job id")->required();
+  sub->add_option("--token-file", flags->token_file, "bearer token of the coordinator");
+  sub->callback([flags, run] { *run = [flags] { return CancelMain(*flags); }; });
 }
 
 void AddStatusCommand(CLI::App& app, CommandFn* run) {

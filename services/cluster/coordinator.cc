@@ -403,7 +403,7 @@ struct Coordinator::Impl {
   void FinishTraining(JobRecord& job) {
     const TaskRecord& task = job.tasks.at(0);
     if (task.state != v1::TASK_DONE && task.state != v1::TASK_FAILED) return;
-    if (job.state == v1::JOB_SUCCEEDED || job.state == v1::JOB_FAILED) return;
+    if (job.state != v1::JOB_RUNNING) return;  // ended already (or cancelled)
     job.state = task.state == v1::TASK_DONE ? v1::JOB_SUCCEEDED : v1::JOB_FAILED;
     if (task.state == v1::TASK_FAILED) job.error = absl::StrCat("training: ", task.last_error);
     job.finished = UnixNow();
@@ -508,6 +508,38 @@ struct Coordinator::Impl {
         reply->add_metrics(m->value().ToString());
       }
     }
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Cancel(const v1::CancelJobRequest& request, v1::CancelJobReply* reply) {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = jobs.find(request.job_id());
+    if (it == jobs.end()) {
+      return grpc::Status(grpc::StatusCode::NOT_FOUND, "no job " + request.job_id());
+    }
+    JobRecord& job = it->second;
+    if (job.state != v1::JOB_RUNNING) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat(job.id, " is not running"));
+    }
+    int64_t stopped = 0;
+    for (TaskRecord& task : job.tasks) {
+      if (task.state != v1::TASK_PENDING && task.state != v1::TASK_LEASED) continue;
+      if (task.committing) continue;  // its results are being stored: let that finish
+      leases.erase(task.lease_id);    // the worker's next heartbeat learns the lease is gone
+      task.lease_id.clear();
+      task.state = v1::TASK_FAILED;
+      task.last_error = "cancelled";
+      ++stopped;
+      if (absl::Status s = SaveTask(job, task); !s.ok()) return ToGrpc(s);
+    }
+    job.pending.clear();
+    job.state = v1::JOB_CANCELLED;
+    job.error = "cancelled";
+    job.finished = UnixNow();
+    if (absl::Status s = SaveJob(job); !s.ok()) return ToGrpc(s);
+    reply->set_tasks_stopped(stopped);
+    Log(absl::StrCat(job.id, " cancelled: ", stopped, " task(s) stopped"));
     return grpc::Status::OK;
   }
 
@@ -871,6 +903,11 @@ class CoordinatorServiceImpl final : public v1::Coordinator::Service {
                         v1::ListJobsReply* reply) override {
     if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
     return impl_->ListJobs(reply);
+  }
+  grpc::Status CancelJob(grpc::ServerContext* context, const v1::CancelJobRequest* request,
+                         v1::CancelJobReply* reply) override {
+    if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
+    return impl_->Cancel(*request, reply);
   }
   grpc::Status LeaseTask(grpc::ServerContext* context, const v1::LeaseTaskRequest* request,
                          v1::LeaseTaskReply* reply) override {

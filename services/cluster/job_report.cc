@@ -16,6 +16,8 @@ std::string_view JobStateName(v1::JobState state) {
       return "succeeded";
     case v1::JOB_FAILED:
       return "failed";
+    case v1::JOB_CANCELLED:
+      return "cancelled";
     default:
       return "unknown";
   }

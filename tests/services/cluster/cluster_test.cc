@@ -119,7 +119,7 @@ class Cluster {
     while (std::chrono::steady_clock::now() < until) {
       out = Winnow("status --coordinator " + Address() + " " + job + " --tasks").out;
       // The job's line starts "job-NNNNNN  STATE  ".
-      static const std::regex ended("^job-\\d+\\s+(succeeded|failed)\\s");
+      static const std::regex ended("^job-\\d+\\s+(succeeded|failed|cancelled)\\s");
       if (std::regex_search(out, ended)) return out;
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
@@ -492,7 +492,8 @@ TEST(ClusterTraining, AKilledTrainingWorkerIsResumedFromItsCheckpointBitForBit) 
   ::kill(doomed.pid(), SIGKILL);
   doomed.Wait();
   // No orphan trains on: the child dies with its worker.
-  const std::string child = "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
+  const std::string child =
+      "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
   bool orphan = true;  // within half a second (an orphan would train on for seconds)
   for (int i = 0; i < 10 && orphan; i++) {
     std::string found;
@@ -568,6 +569,51 @@ TEST(ClusterTraining, ATrainingJobWithNothingToTrainOnFailsWithTheReason) {
   const std::string status = cluster.WaitForJob(JobId(submit.out));
   EXPECT_NE(status.find(" failed "), std::string::npos) << status;
   EXPECT_NE(status.find("no kept documents"), std::string::npos) << status;
+}
+
+TEST(ClusterTraining, ACancelledTrainingJobStopsItsRunAndTheWorkerTakesTheNextJob) {
+  Cluster cluster;
+  cluster.StartCoordinator();
+  ASSERT_NO_FATAL_FAILURE(Curate(cluster));
+  const std::string yaml_path = cluster.dir() + "/train.yaml";
+  std::string yaml = TrainingYaml(ByteTokenizer(cluster.dir()));
+  yaml.replace(yaml.find("steps: 400"), 10, "steps: 1000000");
+  std::ofstream(yaml_path) << yaml;
+  Result submit = Winnow("submit --coordinator " + cluster.Address() + " --train " + yaml_path +
+                         " --snapshot CC-MAIN-2020-34");
+  ASSERT_EQ(submit.code, 0) << submit.out;
+  const std::string job = JobId(submit.out);
+  Process& worker = cluster.StartWorker("w1");
+  std::string status;
+  for (int i = 0; i < 600; i++) {
+    status = Winnow("status --coordinator " + cluster.Address() + " " + job).out;
+    if (std::regex_search(status, std::regex("step [1-9]\\d*/1000000"))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(std::regex_search(status, std::regex("step [1-9]\\d*/1000000"))) << status;
+
+  Result cancel = Winnow("cancel --coordinator " + cluster.Address() + " " + job);
+  ASSERT_EQ(cancel.code, 0) << cancel.out;
+  EXPECT_NE(cancel.out.find("1 task(s) stopped"), std::string::npos) << cancel.out;
+  status = cluster.WaitForJob(job);
+  EXPECT_NE(status.find(" cancelled "), std::string::npos) << status;
+  // The run stops (within a report period of the worker), and the worker stays to take more work.
+  const std::string child =
+      "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
+  bool running = true;
+  for (int i = 0; i < 100 && running; i++) {
+    std::string found;
+    running = RunCommand(child, &found) == 0;
+    if (running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_FALSE(running) << "the cancelled job's winnow train still runs";
+  EXPECT_TRUE(std::filesystem::exists(cluster.WorkDir() + "/training/" + job + "/out/checkpoints"))
+      << "the cancelled run's checkpoints were removed";
+  EXPECT_EQ(Winnow("cancel --coordinator " + cluster.Address() + " " + job).code, 2);
+  Result next =
+      Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, {PageFiles()[0]}) +
+             " --config " + cluster.Config() + " --wait");
+  EXPECT_EQ(next.code, 0) << next.out << worker.Log();
 }
 
 }  // namespace
