@@ -352,21 +352,7 @@ absl::StatusOr<float> CudaGpt::Forward(std::span<const int> tokens, std::span<co
                                                    a.max_batch, ", 1 ≤ T ≤ ", a.max_seq));
   }
   const int N = B * T;
-  if (tokens.size() != static_cast<size_t>(N) ||
-      (!targets.empty() && targets.size() != tokens.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("got ", tokens.size(), " tokens and ",
-                                                   targets.size(), " targets for B·T = ", N));
-  }
-  for (int n = 0; n < N; n++) {
-    if (tokens[n] < 0 || tokens[n] >= V) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("token ", tokens[n], " at ", n, " is outside the vocabulary [0, ", V, ")"));
-    }
-    if (!targets.empty() && (targets[n] < -1 || targets[n] >= V)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("target ", targets[n], " at ", n, " is neither −1 nor in [0, ", V, ")"));
-    }
-  }
+  if (absl::Status s = CheckTokens(tokens, targets, N, V); !s.ok()) return s;
   a.B = B;
   a.T = T;
   a.has_targets = !targets.empty();

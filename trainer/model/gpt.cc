@@ -256,15 +256,7 @@ absl::StatusOr<Gpt> Gpt::Create(const GptConfig& config, uint64_t seed) {
   return model;
 }
 
-absl::StatusOr<float> Gpt::Forward(std::span<const int> tokens, std::span<const int> targets, int B,
-                                   int T) {
-  const int V = config_.vocab_size, Vp = config_.padded_vocab_size, L = config_.num_layers,
-            NH = config_.num_heads, C = config_.channels;
-  if (B < 1 || T < 1 || T > config_.max_seq_len) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch shape B=", B, " T=", T, ": need B ≥ 1, 1 ≤ T ≤ ", config_.max_seq_len));
-  }
-  const int N = B * T;
+absl::Status CheckTokens(std::span<const int> tokens, std::span<const int> targets, int N, int V) {
   if (tokens.size() != static_cast<size_t>(N) ||
       (!targets.empty() && targets.size() != tokens.size())) {
     return absl::InvalidArgumentError(absl::StrCat("got ", tokens.size(), " tokens and ",
@@ -280,6 +272,19 @@ absl::StatusOr<float> Gpt::Forward(std::span<const int> tokens, std::span<const 
           absl::StrCat("target ", targets[n], " at ", n, " is neither −1 nor in [0, ", V, ")"));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<float> Gpt::Forward(std::span<const int> tokens, std::span<const int> targets, int B,
+                                   int T) {
+  const int V = config_.vocab_size, Vp = config_.padded_vocab_size, L = config_.num_layers,
+            NH = config_.num_heads, C = config_.channels;
+  if (B < 1 || T < 1 || T > config_.max_seq_len) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch shape B=", B, " T=", T, ": need B ≥ 1, 1 ≤ T ≤ ", config_.max_seq_len));
+  }
+  const int N = B * T;
+  if (absl::Status s = CheckTokens(tokens, targets, N, V); !s.ok()) return s;
   Buffers& a = *buffers_;
   if (a.B != B || a.T != T) a.Allocate(config_, B, T);
   a.tokens.assign(tokens.begin(), tokens.end());

@@ -58,6 +58,10 @@ std::vector<GptTensorInfo> GptLayout(const GptConfig& config);
 size_t GptNumParameters(const GptConfig& config);
 GptTensors GptTensorViews(const GptConfig& config, float* buffer);
 
+// The batch check of every back-end's Forward: InvalidArgument unless `tokens` holds N ids in
+// [0, V) and `targets` is empty or holds N ids in [0, V) or −1, naming the first bad one.
+absl::Status CheckTokens(std::span<const int> tokens, std::span<const int> targets, int N, int V);
+
 class Gpt {
  public:
   // Allocates the model and initialises it as GPT-2 does, from a seeded generator (the same seed
