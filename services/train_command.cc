@@ -76,7 +76,8 @@ int TrainMain(const TrainFlags& flags) {
 
 void AddTrainCommand(CLI::App& app, CommandFn* run) {
   auto flags = std::make_shared<TrainFlags>();
-  CLI::App* sub = app.add_subcommand("train", "pretrain a GPT model (CPU reference)");
+  CLI::App* sub = app.add_subcommand(
+      "train", "pretrain a GPT model (CPU reference, or backend: cuda), here or as a cluster job");
   sub->add_option("--config", flags->config, "training config (YAML)")->required();
   sub->add_option("--out", flags->out,
                   "output folder: checkpoints/, metrics.jsonl (default: the config's out, else "
