@@ -17,6 +17,13 @@ import sys
 import tempfile
 import warnings
 
+# scripts/test.sh installs transformers for Debian's torch here; appended, so Debian's numpy and
+# torch come first.
+SYSTEM_PYTHON_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
+                                 "winnow", "python-system")
+if os.path.isdir(SYSTEM_PYTHON_DIR):
+    sys.path.append(SYSTEM_PYTHON_DIR)
+
 try:
     import torch
     import transformers
