@@ -340,7 +340,9 @@ struct Coordinator::Impl {
                                                              : request.snapshot());
     job.config_yaml = request.train_config_yaml();
     job.submitted = UnixNow();
-    job.training = {{"steps", config->steps}, {"model", ModelName(*config)}};
+    job.training = {{"steps", config->steps},
+                    {"model", ModelName(*config)},
+                    {"tokens_per_step", TokensPerStep(*config)}};
     TaskRecord task;
     task.input = "train";
     task.snapshot = request.snapshot();
@@ -488,7 +490,18 @@ struct Coordinator::Impl {
     out->set_stats_json(job.merged.ToJson().dump());
     out->set_dedup_json(job.dedup_json);
     out->set_kind(job.kind);
-    if (job.kind == "train") FillTraining(job.training, out->mutable_training());
+    if (job.kind == "train") {
+      FillTraining(job.training, out->mutable_training());
+      // The steps left at the newest reported speed.
+      const double tokens_per_s = job.training.value("tokens_per_s", 0.0);
+      const int64_t left =
+          job.training.value("steps", int64_t{0}) - job.training.value("step", int64_t{0});
+      out->set_eta_seconds(job.finished > 0 ? 0
+                           : tokens_per_s > 0
+                               ? static_cast<double>(left) *
+                                     job.training.value("tokens_per_step", 0.0) / tokens_per_s
+                               : -1);
+    }
   }
 
   grpc::Status GetJob(const v1::GetJobRequest& request, v1::GetJobReply* reply) {

@@ -48,6 +48,9 @@ std::string JobLine(const v1::JobStatus& job) {
     if (t.has_val_bpb()) absl::StrAppendFormat(&line, "  val_bpb %.4f", t.val_bpb());
     if (t.tokens_per_s() > 0) absl::StrAppendFormat(&line, "  %.0f tokens/s", t.tokens_per_s());
     if (t.mfu() > 0) absl::StrAppendFormat(&line, "  MFU %.1f%%", 100 * t.mfu());
+    if (job.state() == v1::JOB_RUNNING && job.eta_seconds() >= 0) {
+      absl::StrAppendFormat(&line, "  ETA %.0f s", job.eta_seconds());
+    }
     absl::StrAppend(&line, "  ", job.name());
     return line;
   }

@@ -55,6 +55,19 @@ absl::StatusOr<std::string> WorkerTrainingConfig(std::string_view yaml,
   return Emit(*root);
 }
 
+int64_t TokensPerStep(const trainer::TrainConfig& config) {
+  int64_t seq = config.seq_len;
+  if (seq <= 0) {
+    if (config.model_preset.empty()) {
+      seq = config.context;
+    } else if (absl::StatusOr<trainer::GptConfig> preset = trainer::GptPreset(config.model_preset);
+               preset.ok()) {
+      seq = preset->max_seq_len;
+    }
+  }
+  return int64_t{config.batch_size} * seq * config.grad_accum;
+}
+
 std::string ModelName(const trainer::TrainConfig& config) {
   if (!config.model_preset.empty()) return config.model_preset;
   return absl::StrCat(config.layers, "×", config.channels);

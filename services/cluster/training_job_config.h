@@ -22,4 +22,8 @@ absl::StatusOr<std::string> WorkerTrainingConfig(std::string_view yaml,
 // What status shows as the model: the preset name, or "L×C".
 std::string ModelName(const trainer::TrainConfig& config);
 
+// Tokens one optimizer step trains on: batch_size × seq_len (the model's context when 0) ×
+// grad_accum. 0 when the model is unknown.
+int64_t TokensPerStep(const trainer::TrainConfig& config);
+
 }  // namespace winnow::services

@@ -200,7 +200,7 @@ const num = (x, digits) => (typeof x === "number") ? x.toFixed(digits) : "—";
 
 async function loadTraining(jobs) {
   const node = document.getElementById("training-table");
-  table(node, [["job"], ["name"], ["state"], ["model"], ["step", "num"], ["loss", "num"], ["val loss", "num"], ["val bpb", "num"], ["tokens/s", "num"], ["MFU", "num"], ["checkpoint"]],
+  table(node, [["job"], ["name"], ["state"], ["model"], ["step", "num"], ["loss", "num"], ["val loss", "num"], ["val bpb", "num"], ["tokens/s", "num"], ["MFU", "num"], ["ETA s", "num"], ["checkpoint"]],
     jobs.map((j) => {
       const t = j.training || {};
       const row = el("tr", { class: "clickable" + (j.job_id === trainingShown ? " selected" : ""), "data-job": j.job_id },
@@ -208,6 +208,7 @@ async function loadTraining(jobs) {
         el("td", { class: "num" }, fmt(t.step) + " / " + fmt(t.steps)), el("td", { class: "num" }, t.step ? num(t.loss, 4) : "—"),
         el("td", { class: "num" }, num(t.val_loss, 4)), el("td", { class: "num" }, num(t.val_bpb, 4)),
         el("td", { class: "num" }, t.tokens_per_s ? fmt(Math.round(t.tokens_per_s)) : "—"), el("td", { class: "num" }, t.mfu ? pct(t.mfu) : "—"),
+        el("td", { class: "num" }, j.state === "running" && j.eta_seconds >= 0 ? fmt(Math.round(j.eta_seconds)) : "—"),
         el("td", { class: "path" }, t.checkpoint ? t.worker + ":" + t.checkpoint : "—"));
       row.addEventListener("click", () => guarded(() => showCurve(j.job_id)));
       return row;

@@ -591,6 +591,8 @@ TEST(ClusterTraining, ACancelledTrainingJobStopsItsRunAndTheWorkerTakesTheNextJo
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(std::regex_search(status, std::regex("step [1-9]\\d*/1000000"))) << status;
+  // 999,999+ steps left at the reported speed: a positive estimate.
+  EXPECT_TRUE(std::regex_search(status, std::regex("ETA [1-9]\\d* s"))) << status;
 
   Result cancel = Winnow("cancel --coordinator " + cluster.Address() + " " + job);
   ASSERT_EQ(cancel.code, 0) << cancel.out;
