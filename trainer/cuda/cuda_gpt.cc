@@ -60,6 +60,7 @@ bool CudaDeviceAvailable(std::string* why_not) {
   if (cudaError_t e = cudaGetDeviceProperties(&prop, 0); e != cudaSuccess) {
     if (why_not != nullptr)
       *why_not = absl::StrCat("cudaGetDeviceProperties: ", cudaGetErrorName(e));
+    cudaGetLastError();  // clear it, or the next launch check would report it
     return false;
   }
   if (prop.major < 9) {
@@ -79,7 +80,10 @@ std::string CudaDeviceName() {
     return "";
   }
   cudaDeviceProp prop{};
-  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) return "";
+  if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+    cudaGetLastError();
+    return "";
+  }
   return prop.name;
 }
 

@@ -61,6 +61,9 @@ absl::StatusOr<std::unique_ptr<Matmuls>> Matmuls::Create(cudaStream_t stream) {
   if (absl::Status s = CudaStatus(cudaMalloc(&m->workspace_, kWorkspaceBytes),
                                   "cudaMalloc (cuBLASLt workspace)");
       !s.ok()) {
+    // Clear the (non-sticky) error: a later launch check (cudaGetLastError) would report it.
+    cudaGetLastError();
+    m->workspace_ = nullptr;
     return s;
   }
   m->workspace_size_ = kWorkspaceBytes;
