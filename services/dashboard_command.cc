@@ -3,12 +3,14 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "services/cluster/auth.h"
 #include "services/commands.h"
 #include "services/dashboard/dashboard.h"
+#include "services/dashboard/training_runs.h"
 
 namespace winnow::services {
 namespace {
@@ -18,6 +20,7 @@ struct DashboardFlags {
   std::string http = "127.0.0.1:8080";
   std::string token_file;
   std::string tokenizer = "gpt2";
+  std::string train_runs;  // a folder of `winnow train --out` folders (or one)
 };
 
 int DashboardMain(const DashboardFlags& flags) {
@@ -46,6 +49,19 @@ int DashboardMain(const DashboardFlags& flags) {
   options.data_dir = flags.data_dir;
   options.token = token;
   options.store = store;
+  if (!flags.train_runs.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(flags.train_runs, ec)) {
+      std::fprintf(stderr, "winnow dashboard: --train-runs %s is not a folder\n",
+                   flags.train_runs.c_str());
+      return kExitUsage;
+    }
+    const std::string runs = flags.train_runs;
+    options.jobs = [runs] { return TrainingRunsJson(runs); };
+    options.training_metrics = [runs](const std::string& id) {
+      return TrainingRunMetrics(runs, id);
+    };
+  }
   if (!flags.tokenizer.empty() && flags.tokenizer != "none") {
     absl::StatusOr<std::unique_ptr<trainer::Tokenizer>> tokenizer =
         trainer::Tokenizer::Load(flags.tokenizer);
@@ -90,6 +106,8 @@ void AddDashboardCommand(CLI::App& app, CommandFn* run) {
   sub->add_option("--tokenizer", flags->tokenizer,
                   "counts curated tokens with this SPEC (none: off)")
       ->capture_default_str();
+  sub->add_option("--train-runs", flags->train_runs,
+                  "also show the training runs (winnow train --out folders) in this folder");
   sub->callback([flags, run] { *run = [flags] { return DashboardMain(*flags); }; });
 }
 

@@ -88,6 +88,7 @@ int CoordinatorMain(ServeFlags flags) {
     options.store = [c]() -> absl::StatusOr<std::shared_ptr<pipeline::ShardStore>> {
       return c->store();
     };
+    options.cluster = true;
     options.jobs = [c] { return c->JobsJson(); };
     options.training_metrics = [c](const std::string& job) { return c->TrainingMetricsJson(job); };
     absl::StatusOr<std::unique_ptr<HttpServer>> server =

@@ -260,7 +260,7 @@ class Dashboard {
     json dedup = json::object();
     for (const auto& [group, report] : view->dedup) dedup[group] = report.ToJson();
     return Json({{"title", options_.title},
-                 {"mode", options_.jobs ? "cluster" : "embedded"},
+                 {"mode", options_.cluster ? "cluster" : "embedded"},
                  {"inputs", view->inputs.size()},
                  {"total", view->total.ToJson()},
                  {"dedup", dedup},

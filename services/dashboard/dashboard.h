@@ -11,7 +11,9 @@
 //   /api/distributions     lengths, languages, filter scores, domains, duplicate-cluster sizes
 //   /api/jobs              cluster jobs (empty for an embedded run); training jobs carry
 //                          kind "train" and `training` (step, loss, val_loss, checkpoint, …)
-//   /api/training          ?job=ID: a training job's metrics, one object per step (404: none)
+//   /api/training          ?job=ID: a training job's metrics, one object per step (404: none);
+//                          for an embedded run, `winnow dashboard --train-runs DIR`'s local runs
+//                          (training_runs.h)
 //   /metrics               Prometheus text format, "winnow_" prefix
 // With a token, every route needs "Authorization: Bearer TOKEN", a "winnow_token" cookie, or
 // ?token=TOKEN (which also sets the cookie, so the page's own requests carry it).
@@ -39,6 +41,7 @@ struct DashboardOptions {
   std::function<nlohmann::json()> jobs;
   // A training job's metrics lines as a JSON array; NotFound for an unknown job. Null: none.
   std::function<absl::StatusOr<nlohmann::json>(const std::string& job_id)> training_metrics;
+  bool cluster = false;  // a coordinator's dashboard (else an embedded run's, jobs = local runs)
   int max_scan_documents = 200000;  // distributions read at most this many kept documents
   // Counts the curated tokens for the funnel (null: characters only).
   std::shared_ptr<const trainer::Tokenizer> tokenizer;
