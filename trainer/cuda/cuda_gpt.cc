@@ -316,6 +316,12 @@ absl::StatusOr<std::unique_ptr<CudaGpt>> CudaGpt::Create(const GptConfig& config
                                                    ": need ≥ 1 and max_seq ≤ ",
                                                    config.max_seq_len));
   }
+  // The attention kernels put batch × heads in gridDim.y.
+  if (static_cast<int64_t>(max_batch) * config.num_heads > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("CudaGpt: batches of ", max_batch, " × ",
+                                                   config.num_heads,
+                                                   " heads exceed the 65,535 attention blocks"));
+  }
   const int hs = config.channels / config.num_heads;
   if (!cuda::AttentionSupportsHeadSize(hs)) {
     return absl::UnimplementedError(absl::StrCat(
