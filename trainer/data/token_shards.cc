@@ -230,6 +230,15 @@ absl::StatusOr<TokenShardSummary> ExportTokenShards(pipeline::ShardStore& store,
   return summary;
 }
 
+absl::Status WriteTokenShard(const std::string& path, std::span<const uint32_t> tokens) {
+  bool wide = false;
+  for (uint32_t id : tokens) wide = wide || id > 0xffff;
+  ShardWriter writer(path, wide);
+  if (!writer.ok()) return absl::InternalError(absl::StrCat("cannot write ", path));
+  writer.Append(tokens.data(), tokens.size());
+  return writer.Finish();
+}
+
 absl::StatusOr<std::vector<uint32_t>> ReadTokenShard(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));

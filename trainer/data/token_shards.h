@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,7 +41,11 @@ absl::StatusOr<TokenShardSummary> ExportTokenShards(pipeline::ShardStore& store,
                                                     const std::string& out_dir,
                                                     const TokenShardOptions& options);
 
-// Reads one shard back (header checked): the tokens. For tests and tools.
+// Writes `tokens` as one shard file at `path` (uint16 when every id fits, else uint32; written
+// under a temporary name and renamed when complete).
+absl::Status WriteTokenShard(const std::string& path, std::span<const uint32_t> tokens);
+
+// Reads one shard back (header checked): the tokens.
 absl::StatusOr<std::vector<uint32_t>> ReadTokenShard(const std::string& path);
 
 }  // namespace winnow::trainer

@@ -151,6 +151,13 @@ absl::StatusOr<TrainConfig> ParseTrainConfig(std::string_view yaml) {
       {"shards", [&](auto& n, auto k) { return Text(n, k, &c.shards); }},
       {"tokenizer", [&](auto& n, auto k) { return Text(n, k, &c.tokenizer); }},
       {"val_fraction", [&](auto& n, auto k) { return Real(n, k, 0, 0.5, &c.val_fraction); }},
+      {"data_part_tokens",
+       [&](auto& n, auto k) {
+         if (absl::Status s = Int(n, k, 1024, &c.data_part_tokens); !s.ok()) return s;
+         // A part is one token shard, whose header counts in int32.
+         if (c.data_part_tokens > (int64_t{1} << 30)) return Bad(k, "must be ≤ 2^30");
+         return absl::OkStatus();
+       }},
       {"shuffle", [&](auto& n, auto k) { return Read(n, k, "true or false", &c.shuffle); }},
       {"steps", [&](auto& n, auto k) { return Int(n, k, 1, &c.steps); }},
       {"batch_size", [&](auto& n, auto k) { return Int(n, k, 1, &c.batch_size); }},

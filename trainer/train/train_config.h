@@ -7,6 +7,8 @@
 //   data_dir: run/data          # a curated data dir (winnow run), tokenized on the fly …
 //   shards: tokens/             # … or a folder of token shards (winnow export --format tokens)
 //   tokenizer: gpt2             # data_dir: the encoding; shards: for val_bpb (default: manifest)
+//   data_part_tokens: 67108864  # data_dir: parts of the token stream past the first wait on disk
+//                               # in OUT/token-cache/, so memory holds about two parts at most
 //   steps: 1000
 //   batch_size: 8               # B sequences per micro-batch
 //   seq_len: 64                 # T ≤ the model's context (default: the context)
@@ -19,8 +21,8 @@
 //                               # run at start-up naming `backend`)
 //   document_mask: false        # true: attention stays within each document of a packed row (a
 //                               # position sees back to the latest end-of-text token, inclusive);
-//                               # the id is the tokenizer's <|endoftext|>, for shards the
-//                               manifest's # "eot" (else the tokenizer's, else GPT-2's 50256)
+//                               # the id is the tokenizer's <|endoftext|>; for shards the
+//                               # manifest's "eot" (else the tokenizer's, else GPT-2's 50256)
 //   peak_tflops: 0              # the device's peak for mfu; 0: cpu reports mfu 0, cuda uses the
 //                               # GPU's bf16 dense peak when its name is known (H100 SXM 989.4)
 #pragma once
@@ -49,7 +51,10 @@ struct TrainConfig {
   std::string shards;          // *_train_*.bin train, *_val_*.bin validation (llm.c naming)
   std::string tokenizer;       // SPEC; data_dir default "gpt2"; shards default the manifest's
   double val_fraction = 0.05;  // data_dir: the last this fraction of the token stream validates
-  bool shuffle = true;         // permute shard order and windows per epoch (data_loader.h)
+  // data_dir: the training stream is cut into parts of this many tokens; all but the last wait
+  // on disk (OUT/token-cache/) and only the part being trained on is in memory.
+  int64_t data_part_tokens = int64_t{1} << 26;
+  bool shuffle = true;  // permute shard order and windows per epoch (data_loader.h)
 
   int64_t steps = 1000;          // optimizer steps in all
   int batch_size = 8;            // B

@@ -17,6 +17,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/store/shard_store.h"
 #include "trainer/data/token_shards.h"
@@ -49,8 +50,13 @@ struct TrainData {
 };
 
 // A curated data dir: documents in key order, end-of-text before each, encoded on all threads;
-// the last val_fraction of the stream is the validation split.
-absl::Status LoadDataDir(const TrainConfig& config, bool progress, TrainData* data) {
+// the last val_fraction of the stream is the validation split. Memory stays bounded: whenever two
+// parts' worth (data_part_tokens each) is waiting, the first is written to cache_dir as a token
+// shard; at the end the validation split is cut from the tail (reading parts back as needed), and
+// what is left of the tail is the last training part, in memory. A stream shorter than two parts
+// is one in-memory part, as it always was.
+absl::Status LoadDataDir(const TrainConfig& config, const std::string& cache_dir, bool progress,
+                         TrainData* data) {
   pipeline::StoreOptions store_options;
   store_options.read_only = true;
   store_options.create_if_missing = false;
@@ -63,9 +69,16 @@ absl::Status LoadDataDir(const TrainConfig& config, bool progress, TrainData* da
   }
   const uint32_t eot = *tokenizer.eot();
   data->eot = eot;
-  std::vector<uint32_t> stream;
+  // Parts of an earlier run (or attempt) are stale: the same data gives the same parts again.
+  std::error_code ec;
+  fs::remove_all(cache_dir, ec);
+  const size_t part = static_cast<size_t>(config.data_part_tokens);
+  std::vector<std::string> written;  // the parts on disk, in stream order
+  std::vector<uint32_t> stream;      // the tail not written yet
+  int64_t total = 0;
   std::vector<std::string> texts;
   int64_t documents = 0;
+  absl::Status status;
   auto flush = [&] {
     std::vector<std::vector<TokenId>> encoded(texts.size());
     tbb::parallel_for(size_t{0}, texts.size(),
@@ -73,26 +86,52 @@ absl::Status LoadDataDir(const TrainConfig& config, bool progress, TrainData* da
     for (const std::vector<TokenId>& ids : encoded) {
       stream.push_back(eot);
       stream.insert(stream.end(), ids.begin(), ids.end());
+      total += static_cast<int64_t>(ids.size()) + 1;
     }
     texts.clear();
+    while (status.ok() && stream.size() >= 2 * part) {
+      if (written.empty()) fs::create_directories(cache_dir, ec);
+      const std::string path =
+          (fs::path(cache_dir) / absl::StrFormat("part_%06d.bin", written.size())).string();
+      status = WriteTokenShard(path, std::span<const uint32_t>(stream.data(), part));
+      written.push_back(path);
+      stream.erase(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(part));
+    }
   };
-  absl::Status status = (*store)->ForEachDocument([&](const pipeline::Document& doc) {
+  absl::Status read = (*store)->ForEachDocument([&](const pipeline::Document& doc) {
     texts.push_back(doc.text);
     ++documents;
     if (texts.size() >= 4096) flush();
-    return true;
+    return status.ok();
   });
-  if (!status.ok()) return status;
+  if (!read.ok()) return read;
   flush();
-  const size_t n = stream.size();
-  const size_t n_val = static_cast<size_t>(std::ceil(config.val_fraction * static_cast<double>(n)));
-  data->val.assign(stream.end() - static_cast<std::ptrdiff_t>(n_val), stream.end());
-  stream.resize(n - n_val);
-  if (progress) {
-    std::fprintf(stderr, "train: %lld documents from %s → %zu tokens (%zu train, %zu validation)\n",
-                 static_cast<long long>(documents), config.data_dir.c_str(), n, n - n_val, n_val);
+  if (!status.ok()) return status;
+  // The validation split: the last n_val tokens, from the tail and, if it is longer, the parts.
+  const size_t n_val =
+      static_cast<size_t>(std::ceil(config.val_fraction * static_cast<double>(total)));
+  while (stream.size() < n_val && !written.empty()) {
+    absl::StatusOr<std::vector<uint32_t>> back = ReadTokenShard(written.back());
+    if (!back.ok()) return back.status();
+    fs::remove(written.back(), ec);
+    written.pop_back();
+    back->insert(back->end(), stream.begin(), stream.end());
+    stream = std::move(*back);
   }
-  data->train.push_back({std::make_shared<const std::vector<uint32_t>>(std::move(stream)), ""});
+  data->val.assign(stream.end() - static_cast<std::ptrdiff_t>(n_val), stream.end());
+  stream.resize(stream.size() - n_val);
+  if (progress) {
+    std::fprintf(stderr,
+                 "train: %lld documents from %s → %lld tokens (%lld train in %zu part(s), %zu "
+                 "validation)\n",
+                 static_cast<long long>(documents), config.data_dir.c_str(),
+                 static_cast<long long>(total), static_cast<long long>(total - n_val),
+                 written.size() + (stream.empty() ? 0 : 1), n_val);
+  }
+  for (const std::string& path : written) data->train.push_back({nullptr, path});
+  if (!stream.empty()) {
+    data->train.push_back({std::make_shared<const std::vector<uint32_t>>(std::move(stream)), ""});
+  }
   return absl::OkStatus();
 }
 
@@ -148,7 +187,8 @@ absl::Status LoadShards(const TrainConfig& config, TrainData* data) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainData> LoadData(const TrainConfig& config, bool progress) {
+absl::StatusOr<TrainData> LoadData(const TrainConfig& config, const std::string& cache_dir,
+                                   bool progress) {
   TrainData data;
   if (!config.tokenizer.empty()) {
     absl::StatusOr<std::unique_ptr<Tokenizer>> tokenizer = Tokenizer::Load(config.tokenizer);
@@ -157,8 +197,8 @@ absl::StatusOr<TrainData> LoadData(const TrainConfig& config, bool progress) {
     data.tokenizer_spec = config.tokenizer;
     if (data.tokenizer->eot()) data.eot = *data.tokenizer->eot();
   }
-  absl::Status status =
-      config.data_dir.empty() ? LoadShards(config, &data) : LoadDataDir(config, progress, &data);
+  absl::Status status = config.data_dir.empty() ? LoadShards(config, &data)
+                                                : LoadDataDir(config, cache_dir, progress, &data);
   if (!status.ok()) return status;
   if (data.tokenizer != nullptr) {
     data.vocab_size = std::max(data.vocab_size, static_cast<int>(data.tokenizer->vocab_size()));
@@ -360,7 +400,8 @@ absl::StatusOr<TrainResult> Train(const TrainConfig& config, const TrainOptions&
                  options.out_dir.c_str());
   }
 
-  absl::StatusOr<TrainData> data = LoadData(config, options.progress);
+  absl::StatusOr<TrainData> data =
+      LoadData(config, (fs::path(options.out_dir) / "token-cache").string(), options.progress);
   if (!data.ok()) return data.status();
   absl::StatusOr<GptConfig> model_config = config.ModelConfig(data->vocab_size);
   if (!model_config.ok()) return ConfigError("model", model_config.status().message());

@@ -212,6 +212,50 @@ TEST_F(TrainTest, ResumedRunMatchesAnUninterruptedOneBitForBit) {
   EXPECT_TRUE(done->losses.empty());
 }
 
+TEST_F(TrainTest, ALongDataDirStreamWaitsOnDiskInPartsAndResumesBitForBit) {
+  const std::string base = "model: tiny\ndata_dir: " + dir_->Sub("data") +
+                           "\ntokenizer: " + *tokenizer_spec_ +
+                           "\nsteps: 6\nbatch_size: 4\nseq_len: 32\neval_every: 3\n"
+                           "eval_batches: 2\ncheckpoint_every: 3\nthreads: 2\n"
+                           // a validation split longer than the tail: parts are read back for it
+                           "val_fraction: 0.45\n";
+  const TrainConfig whole = Parse(base);
+  const TrainConfig parts = Parse(base + "data_part_tokens: 8192\n");
+  TempDir in_memory, straight, resumed;
+  TrainOptions options;
+  options.progress = false;
+  options.out_dir = in_memory.path();
+  absl::StatusOr<TrainResult> reference = Train(whole, options);
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  EXPECT_FALSE(std::filesystem::exists(in_memory.Sub("token-cache")));  // one part, in memory
+
+  options.out_dir = straight.path();
+  absl::StatusOr<TrainResult> full = Train(parts, options);
+  ASSERT_TRUE(full.ok()) << full.status();
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(straight.Sub("token-cache"))) {
+    ASSERT_TRUE(ReadTokenShard(entry.path().string()).ok()) << entry.path();
+    EXPECT_EQ(ReadTokenShard(entry.path().string())->size(), 8192u);
+    ++files;
+  }
+  EXPECT_GE(files, 2);
+  // The validation split is the stream's tail either way: the same untrained loss.
+  EXPECT_EQ(full->initial_val_loss, reference->initial_val_loss);
+
+  options.out_dir = resumed.path();
+  options.stop_at_step = 3;
+  ASSERT_TRUE(Train(parts, options).ok());
+  options.stop_at_step = 0;
+  options.resume = true;
+  absl::StatusOr<TrainResult> second = Train(parts, options);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->losses.size(), 3u);
+  for (size_t i = 0; i < 3; i++) EXPECT_EQ(second->losses[i], full->losses[i + 3]) << i;
+  EXPECT_EQ(second->final_val_loss, full->final_val_loss);
+  EXPECT_TRUE(Slurp(straight.Sub("checkpoints/step_000006/model.safetensors")) ==
+              Slurp(resumed.Sub("checkpoints/step_000006/model.safetensors")));
+}
+
 TEST_F(TrainTest, KeepsOnlyTheNewestCheckpoints) {
   TempDir out;
   TrainOptions options;
