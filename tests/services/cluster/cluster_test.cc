@@ -618,4 +618,43 @@ TEST(ClusterTraining, ACancelledTrainingJobStopsItsRunAndTheWorkerTakesTheNextJo
   EXPECT_EQ(next.code, 0) << next.out << worker.Log();
 }
 
+TEST(ClusterTraining, OnStandaloneShardServersItTrainsAsOnTheEmbeddedRunsDocuments) {
+  Cluster cluster;
+  const int coordinator_port = FreePort(), shard1 = FreePort(), shard2 = FreePort();
+  cluster.UsePort(coordinator_port);
+  cluster.StartCoordinator(
+      {"--shards", "127.0.0.1:" + std::to_string(shard1) + ",127.0.0.1:" + std::to_string(shard2)});
+  for (auto [name, port] : {std::pair{"shard1", shard1}, std::pair{"shard2", shard2}}) {
+    Process& shard = cluster.StartShard(name, port);
+    ASSERT_TRUE(shard.WaitForLog("gRPC on").has_value()) << shard.Log();
+  }
+  cluster.StartWorker("w1");
+  Result curate = Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, PageFiles()) +
+                         " --config " + cluster.Config() + " --wait");
+  ASSERT_EQ(curate.code, 0) << curate.out << cluster.coordinator().Log();
+  // Every snapshot (no --snapshot): the kept documents of both shard servers, duplicates left out.
+  std::string yaml = TrainingYaml(ByteTokenizer(cluster.dir()));
+  yaml.replace(yaml.find("steps: 400"), 10, "steps: 30");
+  std::ofstream(cluster.dir() + "/train.yaml") << yaml;
+  Result train = Winnow("submit --coordinator " + cluster.Address() + " --train " + cluster.dir() +
+                        "/train.yaml --wait");
+  ASSERT_EQ(train.code, 0) << train.out << cluster.coordinator().Log();
+  const std::string job = JobId(train.out);
+  const std::vector<nlohmann::json> cluster_metrics =
+      Metrics(Winnow("status --coordinator " + cluster.Address() + " " + job + " --metrics").out);
+  ASSERT_EQ(cluster_metrics.size(), 31u);
+
+  // The reference: `winnow run` over the same URLs (dedup included), then `winnow train` on it.
+  Embedded(cluster, PageFiles());
+  std::ofstream(cluster.dir() + "/local.yaml")
+      << yaml << "data_dir: " << cluster.dir() << "/embedded-data\n";
+  Result local =
+      Winnow("train --config " + cluster.dir() + "/local.yaml --out " + cluster.dir() + "/local");
+  ASSERT_EQ(local.code, 0) << local.out;
+  std::ifstream in(cluster.dir() + "/local/metrics.jsonl");
+  std::stringstream local_metrics;
+  local_metrics << in.rdbuf();
+  EXPECT_EQ(Metrics(local_metrics.str()), cluster_metrics);
+}
+
 }  // namespace
