@@ -12,11 +12,13 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "tests/util/files.h"
 #include "tests/util/shell.h"
 #include "tests/util/temp_dir.h"
 
 namespace {
 
+using winnow::testing::ReadFile;
 using winnow::testing::RunCommand;
 using winnow::testing::TempDir;
 
@@ -25,13 +27,6 @@ const std::string kWinnow = std::string(WINNOW_BINARY_DIR) + "/services/winnow";
 int Winnow(const std::string& args, std::string* out = nullptr) {
   std::string ignored;
   return RunCommand(kWinnow + " " + args + " 2>/dev/null", out != nullptr ? out : &ignored);
-}
-
-std::string Read(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 std::vector<std::string> Lines(const std::string& text) {
@@ -98,7 +93,7 @@ TEST(DedupCli, KeepsOneDocumentPerFamilyWhateverTheOrderAndThreads) {
   EXPECT_NE(summary.find("15 exact and 10 near duplicates removed in 20 clusters"),
             std::string::npos)
       << summary;
-  const std::vector<std::string> kept = Lines(Read(dir.path() + "/kept.jsonl"));
+  const std::vector<std::string> kept = Lines(ReadFile(dir.path() + "/kept.jsonl"));
   // 30 families and 40 unrelated documents.
   ASSERT_EQ(kept.size(), 70u);
   std::set<int> families;
@@ -109,14 +104,14 @@ TEST(DedupCli, KeepsOneDocumentPerFamilyWhateverTheOrderAndThreads) {
     }
   }
   // Kept lines are the input lines, unchanged and in input order.
-  std::vector<std::string> input = Lines(Read(dir.path() + "/in.jsonl"));
+  std::vector<std::string> input = Lines(ReadFile(dir.path() + "/in.jsonl"));
   size_t at = 0;
   for (const std::string& line : kept) {
     while (at < input.size() && input[at] != line) ++at;
     ASSERT_LT(at, input.size()) << "not an input line, or out of order: " << line;
   }
   // Clusters: the kept id is its family's smallest id.
-  const std::string clusters = Read(dir.path() + "/clusters.jsonl");
+  const std::string clusters = ReadFile(dir.path() + "/clusters.jsonl");
   for (const std::string& line : Lines(clusters)) {
     const nlohmann::json c = nlohmann::json::parse(line);
     EXPECT_EQ(c["size"], c["duplicates"].size() + 1);
@@ -133,12 +128,12 @@ TEST(DedupCli, KeepsOneDocumentPerFamilyWhateverTheOrderAndThreads) {
                        "/kept-" + run + ".jsonl --clusters " + dir.path() + "/clusters-" + run +
                        ".jsonl --threads " + std::to_string(threads)),
                 0);
-      std::vector<std::string> got = Lines(Read(dir.path() + "/kept-" + run + ".jsonl"));
+      std::vector<std::string> got = Lines(ReadFile(dir.path() + "/kept-" + run + ".jsonl"));
       std::vector<std::string> want = kept;
       std::sort(got.begin(), got.end());
       std::sort(want.begin(), want.end());
       EXPECT_EQ(got, want) << run;
-      EXPECT_EQ(Read(dir.path() + "/clusters-" + run + ".jsonl"), clusters) << run;
+      EXPECT_EQ(ReadFile(dir.path() + "/clusters-" + run + ".jsonl"), clusters) << run;
     }
   }
 }

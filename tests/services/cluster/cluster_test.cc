@@ -21,6 +21,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/grpc/health/v1/health.grpc.pb.h"
 #include "proto/grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "tests/util/files.h"
 #include "tests/util/process.h"
 #include "tests/util/shell.h"
 #include "tests/util/temp_dir.h"
@@ -28,8 +29,10 @@
 namespace {
 
 using winnow::testing::Process;
+using winnow::testing::ReadFile;
 using winnow::testing::RunCommand;
 using winnow::testing::TempDir;
+using winnow::testing::WriteByteTokenizer;
 
 const std::string kWinnow = std::string(WINNOW_BINARY_DIR) + "/services/winnow";
 const std::string kData = std::string(WINNOW_SHARED_DIR) + "/data/commoncrawl";
@@ -236,8 +239,9 @@ TEST(Cluster, ThreeWorkersProduceWhatAnEmbeddedRunProduces) {
   EXPECT_GE(workers, 2) << log;
 }
 
-TEST(Cluster, StandaloneShardServersTogetherHoldWhatAnEmbeddedRunHolds) {
-  Cluster cluster;
+// A coordinator whose results go to two standalone shard servers, "shard1" and "shard2" (their
+// data dirs are DIR/shard1, DIR/shard2).
+void StartWithTwoShardServers(Cluster& cluster) {
   const int coordinator_port = FreePort(), shard1 = FreePort(), shard2 = FreePort();
   cluster.UsePort(coordinator_port);
   cluster.StartCoordinator(
@@ -246,6 +250,11 @@ TEST(Cluster, StandaloneShardServersTogetherHoldWhatAnEmbeddedRunHolds) {
     Process& shard = cluster.StartShard(name, port);
     ASSERT_TRUE(shard.WaitForLog("gRPC on").has_value()) << shard.Log();
   }
+}
+
+TEST(Cluster, StandaloneShardServersTogetherHoldWhatAnEmbeddedRunHolds) {
+  Cluster cluster;
+  ASSERT_NO_FATAL_FAILURE(StartWithTwoShardServers(cluster));
   cluster.StartWorker("w1");
   cluster.StartWorker("w2");
   Result submit = Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, PageFiles()) +
@@ -426,23 +435,25 @@ TEST(Cluster, HealthCheckingAndReflectionAreServed) {
 
 // ---- training jobs ----
 
-// A byte-level tokenizer (256 byte tokens + <|endoftext|>) in DIR, so `tiny` steps take
-// milliseconds; returns its SPEC.
-std::string ByteTokenizer(const std::string& dir) {
-  std::ofstream ranks(dir + "/bytes.tiktoken");
-  static const char* kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  for (int b = 0; b < 256; b++) {
-    ranks << kBase64[b >> 2] << kBase64[(b & 3) << 4] << "== " << b << "\n";
-  }
-  std::ofstream(dir + "/winnow_tokenizer.json")
-      << R"({"pattern": "r50k", "specials": {"<|endoftext|>": 256}})";
-  return dir + "/bytes.tiktoken";
-}
-
 std::string TrainingYaml(const std::string& tokenizer) {
   return "model: tiny\ntokenizer: " + tokenizer +
          "\nsteps: 400\nbatch_size: 4\nseq_len: 32\nlr: 0.003\nwarmup_steps: 5\n"
          "eval_every: 100\neval_batches: 2\ncheckpoint_every: 25\nthreads: 1\n";
+}
+
+// True once no `winnow train` of `job` runs any more, false if one still does after `timeout`.
+bool TrainingStopsWithin(const Cluster& cluster, const std::string& job,
+                         std::chrono::milliseconds timeout) {
+  // "confi[g]" keeps pgrep from matching the shell that runs it.
+  const std::string pgrep =
+      "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    std::string found;
+    if (RunCommand(pgrep, &found) != 0) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 // metrics.jsonl lines as JSON, without the fields that measure speed.
@@ -473,7 +484,7 @@ TEST(ClusterTraining, AKilledTrainingWorkerIsResumedFromItsCheckpointBitForBit) 
   cluster.StartCoordinator();
   ASSERT_NO_FATAL_FAILURE(Curate(cluster));
   const std::string yaml_path = cluster.dir() + "/train.yaml";
-  std::ofstream(yaml_path) << TrainingYaml(ByteTokenizer(cluster.dir()));
+  std::ofstream(yaml_path) << TrainingYaml(WriteByteTokenizer(cluster.dir()));
   Result submit = Winnow("train --coordinator " + cluster.Address() + " --config " + yaml_path +
                          " --snapshot CC-MAIN-2020-34");
   ASSERT_EQ(submit.code, 0) << submit.out;
@@ -491,16 +502,10 @@ TEST(ClusterTraining, AKilledTrainingWorkerIsResumedFromItsCheckpointBitForBit) 
   ASSERT_NE(status.find("checkpoints/step_"), std::string::npos) << status << doomed.Log();
   ::kill(doomed.pid(), SIGKILL);
   doomed.Wait();
-  // No orphan trains on: the child dies with its worker.
-  const std::string child =
-      "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
-  bool orphan = true;  // within half a second (an orphan would train on for seconds)
-  for (int i = 0; i < 10 && orphan; i++) {
-    std::string found;
-    orphan = RunCommand(child, &found) == 0;
-    if (orphan) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_FALSE(orphan) << "the killed worker's winnow train still runs";
+  // No orphan trains on: the child dies with its worker, within half a second (an orphan would
+  // train on for seconds).
+  EXPECT_TRUE(TrainingStopsWithin(cluster, job, std::chrono::milliseconds(500)))
+      << "the killed worker's winnow train still runs";
   EXPECT_EQ(status.find(" succeeded "), std::string::npos) << "too late to test a resume";
   Process& survivor = cluster.StartWorker("survivor");
   status = cluster.WaitForJob(job);
@@ -525,10 +530,7 @@ TEST(ClusterTraining, AKilledTrainingWorkerIsResumedFromItsCheckpointBitForBit) 
                             << "/data\n";
   Result local = Winnow("train --config " + local_yaml + " --out " + cluster.dir() + "/local");
   ASSERT_EQ(local.code, 0) << local.out;
-  std::ifstream in(cluster.dir() + "/local/metrics.jsonl");
-  std::stringstream local_metrics;
-  local_metrics << in.rdbuf();
-  EXPECT_EQ(Metrics(local_metrics.str()), cluster_metrics);
+  EXPECT_EQ(Metrics(ReadFile(cluster.dir() + "/local/metrics.jsonl")), cluster_metrics);
   EXPECT_LT(cluster_metrics.back()["val_loss"].get<double>(),
             cluster_metrics.front()["val_loss"].get<double>() - 1.0);
 }
@@ -563,7 +565,7 @@ TEST(ClusterTraining, ATrainingJobWithNothingToTrainOnFailsWithTheReason) {
   cluster.StartCoordinator();
   cluster.StartWorker("w1");
   const std::string yaml_path = cluster.dir() + "/train.yaml";
-  std::ofstream(yaml_path) << TrainingYaml(ByteTokenizer(cluster.dir()));
+  std::ofstream(yaml_path) << TrainingYaml(WriteByteTokenizer(cluster.dir()));
   Result submit = Winnow("submit --coordinator " + cluster.Address() + " --train " + yaml_path);
   ASSERT_EQ(submit.code, 0) << submit.out;
   const std::string status = cluster.WaitForJob(JobId(submit.out));
@@ -576,7 +578,7 @@ TEST(ClusterTraining, ACancelledTrainingJobStopsItsRunAndTheWorkerTakesTheNextJo
   cluster.StartCoordinator();
   ASSERT_NO_FATAL_FAILURE(Curate(cluster));
   const std::string yaml_path = cluster.dir() + "/train.yaml";
-  std::string yaml = TrainingYaml(ByteTokenizer(cluster.dir()));
+  std::string yaml = TrainingYaml(WriteByteTokenizer(cluster.dir()));
   yaml.replace(yaml.find("steps: 400"), 10, "steps: 1000000");
   std::ofstream(yaml_path) << yaml;
   Result submit = Winnow("submit --coordinator " + cluster.Address() + " --train " + yaml_path +
@@ -600,15 +602,8 @@ TEST(ClusterTraining, ACancelledTrainingJobStopsItsRunAndTheWorkerTakesTheNextJo
   status = cluster.WaitForJob(job);
   EXPECT_NE(status.find(" cancelled "), std::string::npos) << status;
   // The run stops (within a report period of the worker), and the worker stays to take more work.
-  const std::string child =
-      "pgrep -f '" + cluster.WorkDir() + "/training/" + job + "/confi[g].yaml'";
-  bool running = true;
-  for (int i = 0; i < 100 && running; i++) {
-    std::string found;
-    running = RunCommand(child, &found) == 0;
-    if (running) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_FALSE(running) << "the cancelled job's winnow train still runs";
+  EXPECT_TRUE(TrainingStopsWithin(cluster, job, std::chrono::seconds(10)))
+      << "the cancelled job's winnow train still runs";
   EXPECT_TRUE(std::filesystem::exists(cluster.WorkDir() + "/training/" + job + "/out/checkpoints"))
       << "the cancelled run's checkpoints were removed";
   EXPECT_EQ(Winnow("cancel --coordinator " + cluster.Address() + " " + job).code, 2);
@@ -620,20 +615,13 @@ TEST(ClusterTraining, ACancelledTrainingJobStopsItsRunAndTheWorkerTakesTheNextJo
 
 TEST(ClusterTraining, OnStandaloneShardServersItTrainsAsOnTheEmbeddedRunsDocuments) {
   Cluster cluster;
-  const int coordinator_port = FreePort(), shard1 = FreePort(), shard2 = FreePort();
-  cluster.UsePort(coordinator_port);
-  cluster.StartCoordinator(
-      {"--shards", "127.0.0.1:" + std::to_string(shard1) + ",127.0.0.1:" + std::to_string(shard2)});
-  for (auto [name, port] : {std::pair{"shard1", shard1}, std::pair{"shard2", shard2}}) {
-    Process& shard = cluster.StartShard(name, port);
-    ASSERT_TRUE(shard.WaitForLog("gRPC on").has_value()) << shard.Log();
-  }
+  ASSERT_NO_FATAL_FAILURE(StartWithTwoShardServers(cluster));
   cluster.StartWorker("w1");
   Result curate = Winnow("submit --coordinator " + cluster.Address() + Urls(cluster, PageFiles()) +
                          " --config " + cluster.Config() + " --wait");
   ASSERT_EQ(curate.code, 0) << curate.out << cluster.coordinator().Log();
   // Every snapshot (no --snapshot): the kept documents of both shard servers, duplicates left out.
-  std::string yaml = TrainingYaml(ByteTokenizer(cluster.dir()));
+  std::string yaml = TrainingYaml(WriteByteTokenizer(cluster.dir()));
   yaml.replace(yaml.find("steps: 400"), 10, "steps: 30");
   std::ofstream(cluster.dir() + "/train.yaml") << yaml;
   Result train = Winnow("submit --coordinator " + cluster.Address() + " --train " + cluster.dir() +
@@ -651,10 +639,7 @@ TEST(ClusterTraining, OnStandaloneShardServersItTrainsAsOnTheEmbeddedRunsDocumen
   Result local =
       Winnow("train --config " + cluster.dir() + "/local.yaml --out " + cluster.dir() + "/local");
   ASSERT_EQ(local.code, 0) << local.out;
-  std::ifstream in(cluster.dir() + "/local/metrics.jsonl");
-  std::stringstream local_metrics;
-  local_metrics << in.rdbuf();
-  EXPECT_EQ(Metrics(local_metrics.str()), cluster_metrics);
+  EXPECT_EQ(Metrics(ReadFile(cluster.dir() + "/local/metrics.jsonl")), cluster_metrics);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nlohmann/json.hpp"
+#include "tests/util/files.h"
 #include "tests/util/process.h"
 #include "tests/util/shell.h"
 #include "tests/util/temp_dir.h"
@@ -39,19 +40,11 @@ TEST(TrainingRuns, TheDashboardListsLocalRunsWithTheirCurves) {
                        &out),
             0)
       << out;
-  {  // a byte-level tokenizer: 256 byte tokens and <|endoftext|>
-    std::ofstream ranks(dir.path() + "/bytes.tiktoken");
-    static const char* kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int b = 0; b < 256; b++) {
-      ranks << kBase64[b >> 2] << kBase64[(b & 3) << 4] << "== " << b << "\n";
-    }
-    std::ofstream(dir.path() + "/winnow_tokenizer.json")
-        << R"({"pattern": "r50k", "specials": {"<|endoftext|>": 256}})";
-  }
+  const std::string tokenizer = winnow::testing::WriteByteTokenizer(dir.path());
   auto train = [&](const std::string& name, int steps) {
     std::ofstream(dir.path() + "/" + name + ".yaml")
-        << "model: tiny\ndata_dir: " << dir.path() << "/data\ntokenizer: " << dir.path()
-        << "/bytes.tiktoken\nsteps: " << steps
+        << "model: tiny\ndata_dir: " << dir.path() << "/data\ntokenizer: " << tokenizer
+        << "\nsteps: " << steps
         << "\nbatch_size: 4\nseq_len: 32\neval_every: 10\neval_batches: 2\ncheckpoint_every: 10\n"
            "threads: 1\n";
     return RunCommand(kWinnow + " train --config " + dir.path() + "/" + name + ".yaml --out " +
@@ -61,8 +54,7 @@ TEST(TrainingRuns, TheDashboardListsLocalRunsWithTheirCurves) {
   ASSERT_EQ(train("done", 20), 0) << out;
   ASSERT_EQ(train("half", 10), 0) << out;
   {  // as if stopped half-way: its config asks for more steps than it reached
-    std::ifstream in(dir.path() + "/runs/half/config.yaml");
-    std::string config((std::istreambuf_iterator<char>(in)), {});
+    std::string config = winnow::testing::ReadFile(dir.path() + "/runs/half/config.yaml");
     config.replace(config.find("steps: 10"), 9, "steps: 40");
     std::ofstream(dir.path() + "/runs/half/config.yaml") << config;
     std::filesystem::last_write_time(

@@ -12,19 +12,14 @@
 
 #include "nlohmann/json.hpp"
 #include "pipeline/run/runner.h"
+#include "tests/util/files.h"
 #include "tests/util/temp_dir.h"
 
 namespace winnow::trainer {
 namespace {
 
+using winnow::testing::ReadFile;
 using winnow::testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 class TokenShardsTest : public ::testing::Test {
  protected:
@@ -89,7 +84,7 @@ TEST_F(TokenShardsTest, ShardsHoldEveryDocumentAfterAnEndOfTextInKeyOrder) {
     std::snprintf(name, sizeof(name), "cc_%s_%06lld.bin", shard == 0 ? "val" : "train",
                   static_cast<long long>(shard));
     const std::string path = out.path() + "/" + name;
-    const std::string bytes = Slurp(path);
+    const std::string bytes = ReadFile(path);
     ASSERT_GE(bytes.size(), 1024u) << path;
     int32_t header[3];
     std::memcpy(header, bytes.data(), sizeof(header));
@@ -106,7 +101,7 @@ TEST_F(TokenShardsTest, ShardsHoldEveryDocumentAfterAnEndOfTextInKeyOrder) {
   }
   EXPECT_EQ(got, expected);
 
-  const nlohmann::json manifest = nlohmann::json::parse(Slurp(out.path() + "/manifest.json"));
+  const nlohmann::json manifest = nlohmann::json::parse(ReadFile(out.path() + "/manifest.json"));
   EXPECT_EQ(manifest["tokens"], expected.size());
   EXPECT_EQ(manifest["dtype"], "uint16");
   EXPECT_EQ(manifest["eot"], 50256);
@@ -114,11 +109,11 @@ TEST_F(TokenShardsTest, ShardsHoldEveryDocumentAfterAnEndOfTextInKeyOrder) {
   EXPECT_EQ(manifest["shards"][0]["split"], "val");
 
   // Deterministic: the same bytes again, with 1 thread; stale shards of a longer export go.
-  const std::string first = Slurp(out.path() + "/cc_train_000001.bin");
+  const std::string first = ReadFile(out.path() + "/cc_train_000001.bin");
   std::ofstream(out.path() + "/cc_train_000999.bin") << "stale";
   options.threads = 1;
   ASSERT_TRUE(ExportTokenShards(*store, **tokenizer, out.path(), options).ok());
-  EXPECT_EQ(Slurp(out.path() + "/cc_train_000001.bin"), first);
+  EXPECT_EQ(ReadFile(out.path() + "/cc_train_000001.bin"), first);
   EXPECT_FALSE(std::filesystem::exists(out.path() + "/cc_train_000999.bin"));
 }
 
@@ -131,7 +126,7 @@ TEST_F(TokenShardsTest, LargeVocabulariesWriteUint32) {
   options.val_tokens = 0;  // no validation shard: train shards from 0
   auto summary = ExportTokenShards(*store, **tokenizer, out.path(), options);
   ASSERT_TRUE(summary.ok()) << summary.status();
-  const std::string bytes = Slurp(out.path() + "/winnow_train_000000.bin");
+  const std::string bytes = ReadFile(out.path() + "/winnow_train_000000.bin");
   int32_t header[3];
   std::memcpy(header, bytes.data(), sizeof(header));
   EXPECT_EQ(header[0], 20240801);

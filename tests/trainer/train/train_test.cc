@@ -12,10 +12,10 @@
 #include <set>
 #include <sstream>
 
-#include "absl/strings/escaping.h"
 #include "nlohmann/json.hpp"
 #include "pipeline/run/runner.h"
 #include "pipeline/store/shard_store.h"
+#include "tests/util/files.h"
 #include "tests/util/temp_dir.h"
 #include "trainer/data/token_shards.h"
 #include "trainer/model/gpt.h"
@@ -28,14 +28,8 @@
 namespace winnow::trainer {
 namespace {
 
+using winnow::testing::ReadFile;
 using winnow::testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::vector<nlohmann::json> ReadMetrics(const std::string& path) {
   std::vector<nlohmann::json> lines;
@@ -67,15 +61,7 @@ class TrainTest : public ::testing::Test {
     std::vector<std::unique_ptr<pipeline::Filter>> filters;
     ASSERT_TRUE(pipeline::Run(options, config, filters).ok());
 
-    std::filesystem::create_directories(dir_->Sub("tok"));
-    std::ofstream ranks(dir_->Sub("tok/bytes.tiktoken"));
-    for (int b = 0; b < 256; b++) {
-      ranks << absl::Base64Escape(std::string(1, static_cast<char>(b))) << " " << b << "\n";
-    }
-    ranks.close();
-    std::ofstream(dir_->Sub("tok/winnow_tokenizer.json"))
-        << R"({"pattern": "r50k", "specials": {"<|endoftext|>": 256}})";
-    tokenizer_spec_ = new std::string(dir_->Sub("tok/bytes.tiktoken"));
+    tokenizer_spec_ = new std::string(winnow::testing::WriteByteTokenizer(dir_->Sub("tok")));
 
     auto tokenizer = Tokenizer::Load(*tokenizer_spec_);
     ASSERT_TRUE(tokenizer.ok()) << tokenizer.status();
@@ -187,8 +173,8 @@ TEST_F(TrainTest, ResumedRunMatchesAnUninterruptedOneBitForBit) {
   for (size_t i = 0; i < 6; i++) EXPECT_EQ(losses[i], full->losses[i]) << "step " << i + 1;
   EXPECT_EQ(second->final_val_loss, full->final_val_loss);
   for (const char* file : {"model.safetensors", "optimizer.safetensors"}) {
-    const std::string a = Slurp(straight.Sub("checkpoints/step_000006/") + file);
-    const std::string b = Slurp(resumed.Sub("checkpoints/step_000006/") + file);
+    const std::string a = ReadFile(straight.Sub("checkpoints/step_000006/") + file);
+    const std::string b = ReadFile(resumed.Sub("checkpoints/step_000006/") + file);
     EXPECT_FALSE(a.empty());
     EXPECT_TRUE(a == b) << file << " differs";
   }
@@ -252,8 +238,8 @@ TEST_F(TrainTest, ALongDataDirStreamWaitsOnDiskInPartsAndResumesBitForBit) {
   ASSERT_EQ(second->losses.size(), 3u);
   for (size_t i = 0; i < 3; i++) EXPECT_EQ(second->losses[i], full->losses[i + 3]) << i;
   EXPECT_EQ(second->final_val_loss, full->final_val_loss);
-  EXPECT_TRUE(Slurp(straight.Sub("checkpoints/step_000006/model.safetensors")) ==
-              Slurp(resumed.Sub("checkpoints/step_000006/model.safetensors")));
+  EXPECT_TRUE(ReadFile(straight.Sub("checkpoints/step_000006/model.safetensors")) ==
+              ReadFile(resumed.Sub("checkpoints/step_000006/model.safetensors")));
 }
 
 TEST_F(TrainTest, KeepsOnlyTheNewestCheckpoints) {
@@ -291,7 +277,7 @@ TEST_F(TrainTest, CheckpointIsAValidSafetensorsFile) {
   options.out_dir = out.path();
   options.stop_at_step = 1;
   ASSERT_TRUE(Train(Parse(ShardsYaml("eval_every: 0\n")), options).ok());
-  const std::string bytes = Slurp(out.Sub("checkpoints/step_000001/model.safetensors"));
+  const std::string bytes = ReadFile(out.Sub("checkpoints/step_000001/model.safetensors"));
   ASSERT_GE(bytes.size(), 8u);
   uint64_t n = 0;
   std::memcpy(&n, bytes.data(), 8);
