@@ -33,9 +33,9 @@
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "services/cluster/auth.h"
-#include "services/cluster/document_scan.h"
 #include "services/cluster/input_policy.h"
 #include "services/cluster/remote_shards.h"
+#include "services/cluster/shard_reads.h"
 #include "services/cluster/task_results.h"
 #include "services/cluster/training_job_config.h"
 
@@ -971,17 +971,7 @@ class ShardServiceImpl final : public v1::Shard::Service {
                      v1::ShardStatsReply* reply) override {
     if (grpc::Status s = impl_->auth.Check(*context); !s.ok()) return s;
     std::shared_lock<std::shared_mutex> lock(impl_->store_mutex);
-    absl::StatusOr<std::map<std::string, pipeline::Stats>> inputs = impl_->store->InputStats();
-    if (!inputs.ok()) return ToGrpc(inputs.status());
-    pipeline::Stats total;
-    for (const auto& [name, stats] : *inputs) total.Merge(stats);
-    absl::StatusOr<uint64_t> documents = impl_->store->CountDocuments();
-    if (!documents.ok()) return ToGrpc(documents.status());
-    reply->set_num_shards(impl_->store->num_shards());
-    reply->set_inputs(static_cast<int64_t>(inputs->size()));
-    reply->set_documents(static_cast<int64_t>(*documents));
-    reply->set_stats_json(total.ToJson().dump());
-    return grpc::Status::OK;
+    return FillShardStats(*impl_->store, reply);
   }
   // Training tasks read the curated documents through this.
   grpc::Status ScanDocuments(grpc::ServerContext* context, const v1::ScanDocumentsRequest* request,

@@ -13,7 +13,7 @@
 #include "pipeline/store/shard_store.h"
 #include "proto/winnow.grpc.pb.h"
 #include "services/cluster/auth.h"
-#include "services/cluster/document_scan.h"
+#include "services/cluster/shard_reads.h"
 #include "services/cluster/task_results.h"
 
 namespace winnow::services {
@@ -96,17 +96,7 @@ struct ShardServer::Impl final : public v1::Shard::Service {
                      v1::ShardStatsReply* reply) override {
     if (grpc::Status s = auth.Check(*context); !s.ok()) return s;
     std::shared_lock<std::shared_mutex> lock(store_mutex);
-    auto inputs = store->InputStats();
-    if (!inputs.ok()) return ToGrpc(inputs.status());
-    pipeline::Stats total;
-    for (const auto& [name, stats] : *inputs) total.Merge(stats);
-    auto documents = store->CountDocuments();
-    if (!documents.ok()) return ToGrpc(documents.status());
-    reply->set_num_shards(store->num_shards());
-    reply->set_inputs(static_cast<int64_t>(inputs->size()));
-    reply->set_documents(static_cast<int64_t>(*documents));
-    reply->set_stats_json(total.ToJson().dump());
-    return grpc::Status::OK;
+    return FillShardStats(*store, reply);
   }
 
   grpc::Status ScanDocuments(grpc::ServerContext* context, const v1::ScanDocumentsRequest* request,

@@ -615,18 +615,19 @@ class Dashboard {
       }
     }
     if (options_.jobs) {
+      const json jobs = options_.jobs();
       std::map<std::string, int64_t> states;
-      for (const json& job : options_.jobs()) states[job.value("state", "unknown")] += 1;
-      family("winnow_jobs", "gauge", "Cluster jobs, by state.");
-      for (const auto& [state, n] : states) {
-        absl::StrAppend(&out, "winnow_jobs{state=\"", PromEscape(state), "\"} ", n, "\n");
-      }
       // Training jobs: the newest step and losses each reported.
       std::vector<std::pair<std::string, json>> training;
-      for (const json& job : options_.jobs()) {
+      for (const json& job : jobs) {
+        states[job.value("state", "unknown")] += 1;
         if (job.value("kind", "") == "train" && job.contains("training")) {
           training.emplace_back(job.value("job_id", ""), job["training"]);
         }
+      }
+      family("winnow_jobs", "gauge", "Cluster jobs, by state.");
+      for (const auto& [state, n] : states) {
+        absl::StrAppend(&out, "winnow_jobs{state=\"", PromEscape(state), "\"} ", n, "\n");
       }
       const std::pair<const char*, const char*> gauges[] = {
           {"step", "The newest step a training job reported."},

@@ -1,10 +1,25 @@
-#include "services/cluster/document_scan.h"
+#include "services/cluster/shard_reads.h"
 
+#include <map>
 #include <string>
 
 #include "services/cluster/task_results.h"
 
 namespace winnow::services {
+
+grpc::Status FillShardStats(pipeline::ShardStore& store, v1::ShardStatsReply* reply) {
+  absl::StatusOr<std::map<std::string, pipeline::Stats>> inputs = store.InputStats();
+  if (!inputs.ok()) return ToGrpcStatus(inputs.status());
+  pipeline::Stats total;
+  for (const auto& [name, stats] : *inputs) total.Merge(stats);
+  absl::StatusOr<uint64_t> documents = store.CountDocuments();
+  if (!documents.ok()) return ToGrpcStatus(documents.status());
+  reply->set_num_shards(store.num_shards());
+  reply->set_inputs(static_cast<int64_t>(inputs->size()));
+  reply->set_documents(static_cast<int64_t>(*documents));
+  reply->set_stats_json(total.ToJson().dump());
+  return grpc::Status::OK;
+}
 
 grpc::Status StreamDocuments(pipeline::ShardStore& store, const v1::ScanDocumentsRequest& request,
                              grpc::ServerContext* context,
