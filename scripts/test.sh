@@ -7,7 +7,7 @@ scripts/install-deps.sh
 python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt 2>/dev/null ||
   echo "test oracles (tests/requirements.txt) not installed: their tests will be skipped"
 # transformers for Debian's python3-torch, which only /usr/bin/python3 sees: into a folder of its
-# own (tests/tools/hf_export_check.py appends it to sys.path, after Debian's packages, so numpy and
+# own (tests/tools/system_python.py appends it to sys.path, after Debian's packages, so numpy and
 # torch stay Debian's and nothing else on the machine changes).
 pydir="${XDG_CACHE_HOME:-$HOME/.cache}/winnow/python-system"
 stamp="$pydir/.installed-$(sha1sum tests/requirements-system-python.txt | cut -c1-12)"

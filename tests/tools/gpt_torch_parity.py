@@ -18,17 +18,16 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import system_python  # noqa: E402
+
 try:
     import numpy as np
     import torch
     import torch.nn.functional as F
 except ImportError:
-    # Debian's python3-torch lives under /usr/bin/python3; a pyenv or venv python does not see it.
-    system_python = "/usr/bin/python3"
-    if (os.path.exists(system_python) and os.path.realpath(sys.executable) !=
-            os.path.realpath(system_python) and not os.environ.get("WINNOW_PARITY_REEXEC")):
-        os.environ["WINNOW_PARITY_REEXEC"] = "1"
-        os.execv(system_python, [system_python] + sys.argv)
+    system_python.rerun_under_system_python()
     print("SKIP: torch (and numpy) are needed: apt-get install python3-torch")
     sys.exit(77)
 

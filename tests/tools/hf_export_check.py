@@ -17,24 +17,17 @@ import sys
 import tempfile
 import warnings
 
-# scripts/test.sh installs transformers for Debian's torch here; appended, so Debian's numpy and
-# torch come first.
-SYSTEM_PYTHON_DIR = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"),
-                                 "winnow", "python-system")
-if os.path.isdir(SYSTEM_PYTHON_DIR):
-    sys.path.append(SYSTEM_PYTHON_DIR)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import system_python  # noqa: E402
 
+system_python.add_oracle_dir()
 try:
     import torch
     import transformers
     from transformers import GPT2LMHeadModel
 except ImportError:
-    # Debian's python3-torch lives under /usr/bin/python3; a pyenv or venv python does not see it.
-    system_python = "/usr/bin/python3"
-    if (os.path.exists(system_python) and os.path.realpath(sys.executable) !=
-            os.path.realpath(system_python) and not os.environ.get("WINNOW_HF_EXPORT_REEXEC")):
-        os.environ["WINNOW_HF_EXPORT_REEXEC"] = "1"
-        os.execv(system_python, [system_python] + sys.argv)
+    system_python.rerun_under_system_python()
     print("SKIP: torch and transformers are needed")
     sys.exit(77)
 
