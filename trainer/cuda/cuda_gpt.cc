@@ -520,6 +520,18 @@ absl::Status CudaGpt::Backward() {
                               a.residual3 + (L - 1) * Nm * Cz, a.P(a.params, "lnfw"), a.lnf_mean,
                               a.lnf_rstd, a.colsum_scratch, N, C, s));
 
+  // A linear layer of block l, out = inp·Wᵀ + b with W (OC, IC): dinp = dout·W, dW += doutᵀ·inp,
+  // db += Σ_rows dout (cpu::MatmulBackward).
+  auto linear_backward = [&](bf16* dinp, const bf16* dout, const bf16* inp, std::string_view weight,
+                             std::string_view bias, int l, int IC, int OC) -> absl::Status {
+    const size_t w = size_t(l) * OC * IC;
+    WINNOW_RETURN_IF_ERROR(mm.BackwardInput(dinp, dout, a.Pb(weight) + w, N, IC, OC));
+    WINNOW_RETURN_IF_ERROR(mm.BackwardWeight(a.P(g, weight) + w, dout, inp, N, IC, OC));
+    WINNOW_CUDA_TRY("BiasBackward", cuda::BiasBackward(a.P(g, bias) + size_t(l) * OC, dout,
+                                                       a.colsum_scratch, N, OC, s));
+    return absl::OkStatus();
+  };
+
   for (int l = L - 1; l >= 0; l--) {
     const bf16* residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * Nm * Cz;
     const bf16* ln1 = a.ln1 + l * Nm * Cz;
@@ -531,18 +543,9 @@ absl::Status CudaGpt::Backward() {
     const bf16* fch_gelu = a.fch_gelu + l * Nm * 4 * Cz;
     // MLP branch; dresidual is d(residual3), which is also d(fcproj).
     WINNOW_RETURN_IF_ERROR(
-        mm.BackwardInput(a.dfch, a.dresidual_bf16, a.Pb("fcprojw") + l * 4 * Cz * Cz, N, 4 * C, C));
-    WINNOW_RETURN_IF_ERROR(mm.BackwardWeight(a.P(g, "fcprojw") + l * 4 * Cz * Cz, a.dresidual_bf16,
-                                             fch_gelu, N, 4 * C, C));
-    WINNOW_CUDA_TRY("BiasBackward", cuda::BiasBackward(a.P(g, "fcprojb") + l * Cz, a.dresidual_bf16,
-                                                       a.colsum_scratch, N, C, s));
+        linear_backward(a.dfch, a.dresidual_bf16, fch_gelu, "fcprojw", "fcprojb", l, 4 * C, C));
     WINNOW_CUDA_TRY("GeluBackward", cuda::GeluBackward(a.dfch, fch, a.dfch, size_t(N) * 4 * C, s));
-    WINNOW_RETURN_IF_ERROR(
-        mm.BackwardInput(a.dln, a.dfch, a.Pb("fcw") + l * 4 * Cz * Cz, N, C, 4 * C));
-    WINNOW_RETURN_IF_ERROR(
-        mm.BackwardWeight(a.P(g, "fcw") + l * 4 * Cz * Cz, a.dfch, ln2, N, C, 4 * C));
-    WINNOW_CUDA_TRY("BiasBackward", cuda::BiasBackward(a.P(g, "fcb") + l * 4 * Cz, a.dfch,
-                                                       a.colsum_scratch, N, 4 * C, s));
+    WINNOW_RETURN_IF_ERROR(linear_backward(a.dln, a.dfch, ln2, "fcw", "fcb", l, C, 4 * C));
     WINNOW_CUDA_TRY("LayerNormBackward",
                     cuda::LayerNormBackward(a.dresidual, a.dresidual_bf16, a.P(g, "ln2w") + l * Cz,
                                             a.P(g, "ln2b") + l * Cz, a.dln, residual2,
@@ -550,21 +553,11 @@ absl::Status CudaGpt::Backward() {
                                             a.ln2_rstd + l * Nm, a.colsum_scratch, N, C, s));
     // Attention branch; dresidual is now d(residual2), which is also d(attproj).
     WINNOW_RETURN_IF_ERROR(
-        mm.BackwardInput(a.datty, a.dresidual_bf16, a.Pb("attprojw") + l * Cz * Cz, N, C, C));
-    WINNOW_RETURN_IF_ERROR(
-        mm.BackwardWeight(a.P(g, "attprojw") + l * Cz * Cz, a.dresidual_bf16, atty, N, C, C));
-    WINNOW_CUDA_TRY("BiasBackward",
-                    cuda::BiasBackward(a.P(g, "attprojb") + l * Cz, a.dresidual_bf16,
-                                       a.colsum_scratch, N, C, s));
+        linear_backward(a.datty, a.dresidual_bf16, atty, "attprojw", "attprojb", l, C, C));
     WINNOW_CUDA_TRY("AttentionBackward",
                     cuda::AttentionBackward(a.dqkv, a.datty, qkv, atty, a.att_lse + l * Nm * NH,
                                             a.doc_start, a.att_delta, B, T, C, NH, s));
-    WINNOW_RETURN_IF_ERROR(
-        mm.BackwardInput(a.dln, a.dqkv, a.Pb("qkvw") + l * 3 * Cz * Cz, N, C, 3 * C));
-    WINNOW_RETURN_IF_ERROR(
-        mm.BackwardWeight(a.P(g, "qkvw") + l * 3 * Cz * Cz, a.dqkv, ln1, N, C, 3 * C));
-    WINNOW_CUDA_TRY("BiasBackward", cuda::BiasBackward(a.P(g, "qkvb") + l * 3 * Cz, a.dqkv,
-                                                       a.colsum_scratch, N, 3 * C, s));
+    WINNOW_RETURN_IF_ERROR(linear_backward(a.dln, a.dqkv, ln1, "qkvw", "qkvb", l, C, 3 * C));
     WINNOW_CUDA_TRY("LayerNormBackward",
                     cuda::LayerNormBackward(a.dresidual, a.dresidual_bf16, a.P(g, "ln1w") + l * Cz,
                                             a.P(g, "ln1b") + l * Cz, a.dln, residual,
